@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup serve test lint bench clean system-deps
+
+# torch is installed first and pinned: letting pip resolve plain `torch` pulls a CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) system-deps
+
+# Debian packages the end-to-end tests drive (OSC peers, Pure Data). Installed when missing
+# and when we may (root, apt-get present); tests that need them skip with a reason otherwise.
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+serve: setup
+	$(VENV)/bin/flowsynth serve
+
+test: setup
+	$(PY) -m ruff check bridge tests benchmarks
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/render_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
