@@ -1,0 +1,54 @@
+"""The `flowsynth` command. Each subcommand lives in bridge/commands/<name>.py and offers
+``add_arguments(parser)`` and ``run(args) -> int``; this file only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> one-line help; the module bridge.commands.<name> implements it.
+COMMANDS: dict[str, str] = {
+    "synths": "list the built-in synths and their parameters",
+    "listen": "render one preset to a WAV file to hear it",
+    "render": "render a dataset of (preset, spectrogram) pairs",
+}
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one clear line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowsynth", description=__doc__.split("\n")[0])
+    from bridge import __version__
+
+    parser.add_argument("--version", action="version", version=f"flowsynth {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"bridge.commands.{name.replace('-', '_')}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, FileNotFoundError, PermissionError) as e:
+        # Every input problem surfaces as one line naming the problem and the fix.
+        print(f"flowsynth {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
