@@ -26,10 +26,13 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.n_mels < 8 or self.n_mels > 512:
-            raise ValueError(f"n_mels {self.n_mels} should be between 8 and 512 (64 or 128 are usual)")
+            raise ValueError(
+                f"n_mels {self.n_mels} should be between 8 and 512 (64 or 128 are usual)"
+            )
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise ValueError(
-                f"mel range {self.fmin}..{self.fmax} Hz must lie within 0..{self.sample_rate / 2} Hz"
+                f"mel range {self.fmin}..{self.fmax} Hz must lie within "
+                f"0..{self.sample_rate / 2} Hz"
             )
         if self.hop <= 0 or self.n_fft < self.hop:
             raise ValueError(f"hop {self.hop} must be positive and at most n_fft {self.n_fft}")
@@ -50,7 +53,9 @@ def _hz_to_mel(f: np.ndarray) -> np.ndarray:
     f = np.asarray(f, dtype=np.float64)
     f_sp, min_log_hz = 200.0 / 3, 1000.0
     min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
-    return np.where(f < min_log_hz, f / f_sp, min_log_mel + np.log(np.maximum(f, 1e-9) / min_log_hz) / logstep)
+    return np.where(
+        f < min_log_hz, f / f_sp, min_log_mel + np.log(np.maximum(f, 1e-9) / min_log_hz) / logstep
+    )
 
 
 def _mel_to_hz(m: np.ndarray) -> np.ndarray:
@@ -61,7 +66,9 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> np.ndarray:
     """[n_mels, n_fft // 2 + 1] triangular filters, area-normalized (Slaney)."""
     fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
     mel_pts = np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2)

@@ -55,7 +55,9 @@ class Synth(ABC):
     spec: ParamSpec
 
     @abstractmethod
-    def render(self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050) -> np.ndarray:
+    def render(
+        self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050
+    ) -> np.ndarray:
         """[B, N] normalized presets -> [B, T] float32 mono audio, T = duration * sample_rate."""
 
     def sample_presets(self, rng: np.random.Generator, n: int, mode: str = "uniform") -> np.ndarray:
@@ -64,7 +66,9 @@ class Synth(ABC):
             return self.spec.sample_uniform(rng, n)
         if mode == "natural":
             return self.sample_natural(rng, n)
-        raise ValueError(f"unknown preset sampling {mode!r}; use one of {', '.join(SAMPLING_MODES)}")
+        raise ValueError(
+            f"unknown preset sampling {mode!r}; use one of {', '.join(SAMPLING_MODES)}"
+        )
 
     def sample_natural(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.spec.sample_uniform(rng, n)

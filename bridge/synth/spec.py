@@ -63,7 +63,9 @@ class Param:
         elif self.kind != "numerical":
             raise SpecError(f"parameter {self.name!r}: kind must be numerical or categorical")
         if not self.high > self.low:
-            raise SpecError(f"parameter {self.name!r}: high ({self.high}) must exceed low ({self.low})")
+            raise SpecError(
+                f"parameter {self.name!r}: high ({self.high}) must exceed low ({self.low})"
+            )
         if self.curve == "exp" and self.low <= 0:
             raise SpecError(f"parameter {self.name!r}: an exp curve needs low > 0, got {self.low}")
         if self.steps == 1 or self.steps < 0:
@@ -166,7 +168,9 @@ class ParamSpec:
         for key, members in self.subsets.items():
             unknown = [m for m in members if m not in names]
             if unknown:
-                raise SpecError(f"subset {key!r} of {self.synth!r} names unknown parameters {unknown}")
+                raise SpecError(
+                    f"subset {key!r} of {self.synth!r} names unknown parameters {unknown}"
+                )
 
     # --- lookup ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -244,14 +248,18 @@ class ParamSpec:
         real = self.to_real(norm)
         return {p.name: real[..., i] for i, p in enumerate(self.params)}
 
-    def from_values(self, values: Mapping[str, float], base: np.ndarray | None = None) -> np.ndarray:
+    def from_values(
+        self, values: Mapping[str, float], base: np.ndarray | None = None
+    ) -> np.ndarray:
         """A normalized preset from real values by name (categories by name or index)."""
         out = self.defaults() if base is None else np.array(base, dtype=np.float32)
         for name, value in values.items():
             p = self[name]
             if p.is_categorical and isinstance(value, str):
                 if value not in p.categories:
-                    raise SpecError(f"{name}: unknown category {value!r}; one of {list(p.categories)}")
+                    raise SpecError(
+                        f"{name}: unknown category {value!r}; one of {list(p.categories)}"
+                    )
                 value = p.categories.index(value)
             value = float(value)
             if not (p.low <= value <= p.high):
@@ -263,7 +271,7 @@ class ParamSpec:
         """A readable preset: real values, category names."""
         real = self.to_real(np.asarray(norm, dtype=np.float64).reshape(len(self)))
         out: dict[str, float | str] = {}
-        for p, r in zip(self.params, real):
+        for p, r in zip(self.params, real, strict=False):
             out[p.name] = p.categories[int(round(r))] if p.is_categorical else round(float(r), 6)
         return out
 
@@ -292,9 +300,7 @@ class ParamSpec:
                 out[..., s.start] = p.quantize(col)
             else:
                 k = np.round(np.clip(col, 0, 1) * (p.steps - 1)).astype(np.int64)
-                np.put_along_axis(
-                    out[..., s.start : s.start + s.width], k[..., None], 1.0, axis=-1
-                )
+                np.put_along_axis(out[..., s.start : s.start + s.width], k[..., None], 1.0, axis=-1)
         return out
 
     def decode(self, enc: np.ndarray, encoding: Encoding) -> np.ndarray:
@@ -302,7 +308,9 @@ class ParamSpec:
         enc = np.asarray(enc, dtype=np.float64)
         size = self.encoded_size(encoding)
         if enc.shape[-1] != size:
-            raise SpecError(f"{self.synth}/{encoding}: expected {size} encoded values, got {enc.shape[-1]}")
+            raise SpecError(
+                f"{self.synth}/{encoding}: expected {size} encoded values, got {enc.shape[-1]}"
+            )
         out = np.empty(enc.shape[:-1] + (len(self),), dtype=np.float32)
         for s in self.layout(encoding):
             p = self.params[s.index]
@@ -321,13 +329,16 @@ class ParamSpec:
         if isinstance(names, str):
             if names not in self.subsets:
                 raise SpecError(
-                    f"{self.synth} has no subset {names!r}; known: {', '.join(self.subsets) or 'none'}"
+                    f"{self.synth} has no subset {names!r}; "
+                    f"known: {', '.join(self.subsets) or 'none'}"
                 )
             names = self.subsets[names]
         names = list(names)
         return ParamSpec(self.synth, tuple(self[n] for n in names), {})
 
-    def expand(self, sub: ParamSpec, sub_norm: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+    def expand(
+        self, sub: ParamSpec, sub_norm: np.ndarray, base: np.ndarray | None = None
+    ) -> np.ndarray:
         """Full presets from a subset's values; the other parameters keep ``base`` (defaults)."""
         sub_norm = np.asarray(sub_norm, dtype=np.float32)
         full = np.broadcast_to(
@@ -365,7 +376,9 @@ class ParamSpec:
                 subsets={k: tuple(v) for k, v in d.get("subsets", {}).items()},
             )
         except (KeyError, TypeError) as e:
-            raise SpecError(f"malformed parameter spec ({e}); was the file written by flowsynth?") from e
+            raise SpecError(
+                f"malformed parameter spec ({e}); was the file written by flowsynth?"
+            ) from e
 
     def with_defaults(self, values: Mapping[str, float]) -> ParamSpec:
         """The same spec with other real default values (e.g. pinned by a user)."""
@@ -373,4 +386,3 @@ class ParamSpec:
         for name, v in values.items():
             params[self.index(name)] = replace(self[name], default=float(v))
         return ParamSpec(self.synth, tuple(params), self.subsets)
-

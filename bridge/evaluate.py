@@ -1,0 +1,228 @@
+"""Evaluation: `flowsynth eval --model M --data D`.
+
+Infers presets for a held-out split, renders them with the synth and compares with the audio
+of the true presets: parameter errors (numerical MSE/MAE, categorical accuracy) and audio
+errors (spectral convergence, log-spectrogram MAE, MFCC MAE; Le Vaillant et al. 2021,
+section 3.4), mean and standard deviation. The mean preset of the training split is scored
+beside the model as the trivial baseline. Out-of-domain audio (any folder of sound files) gets
+the audio errors only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bridge.audio.features import log_mel
+from bridge.audio.io import load_audio
+from bridge.audio.metrics import audio_metrics, param_metrics, summarize
+from bridge.data.dataset import Dataset
+from bridge.models.saved import SavedModel
+from bridge.synth.registry import get_synth
+
+AUDIO_EXTS = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
+COLUMNS = [
+    ("num_mse", "Num. MSE"),
+    ("num_mae", "Num. MAE"),
+    ("cat_accuracy", "Cat. acc."),
+    ("spectral_convergence", "SC"),
+    ("log_spectral_mae", "log-spec MAE"),
+    ("mfcc_mae", "MFCC MAE"),
+]
+
+
+@torch.no_grad()
+def infer_learned(model: SavedModel, mels_db: np.ndarray, batch: int = 128) -> np.ndarray:
+    """[B, C, M, F] log-mels (dB) -> [B, N_learn] normalized values of the learned parameters."""
+    out = []
+    for i in range(0, len(mels_db), batch):
+        x = model.normalize(mels_db[i : i + batch])
+        out.append(model.decode_params(model.net.infer(x)))
+    return np.concatenate(out) if out else np.zeros((0, len(model.learn_spec)), np.float32)
+
+
+def _render_metrics(
+    synth,
+    notes,
+    sr: int,
+    true_full: np.ndarray,
+    pred_full: np.ndarray,
+    batch: int = 32,
+    desc: str = "render",
+) -> dict[str, np.ndarray]:
+    per_note: list[dict[str, np.ndarray]] = []
+    for note in notes:
+        parts: dict[str, list[np.ndarray]] = {}
+        for i in tqdm(
+            range(0, len(true_full), batch),
+            desc=f"{desc} note {note.pitch}",
+            leave=False,
+            disable=None,
+        ):
+            a = synth.render(true_full[i : i + batch], note, sr)
+            b = synth.render(pred_full[i : i + batch], note, sr)
+            for k, v in audio_metrics(a, b, sr).items():
+                parts.setdefault(k, []).append(v)
+        per_note.append({k: np.concatenate(v) for k, v in parts.items()})
+    return {k: np.mean([m[k] for m in per_note], axis=0) for k in per_note[0]}
+
+
+def evaluate(
+    model_path: str | Path,
+    data_dir: str | Path,
+    split: str = "test",
+    limit: int | None = None,
+    ood_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    plot: bool = True,
+) -> dict:
+    model = SavedModel.load(model_path)
+    ds = Dataset(data_dir)
+    if ds.synth_name != model.synth_name or ds.learn_spec.names != model.learn_spec.names:
+        raise ValueError(
+            f"model {model_path} learned {model.synth_name} ({len(model.learn_spec)} parameters)"
+            f" but {data_dir} holds {ds.synth_name} ({len(ds.learn_spec)} parameters); evaluate on"
+            " a dataset rendered with the same synth and --subset"
+        )
+    params, mels, _ = ds.load()
+    splits = ds.split(seed=int(model.info.get("split_seed", 0)))
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(splits)}")
+    idx = splits[split][:limit] if limit else splits[split]
+    if len(idx) == 0:
+        raise ValueError(f"the {split} split of {data_dir} is empty; render a larger dataset")
+    synth, sr = ds.synth(), ds.features.sample_rate
+    true_full = params[idx]
+    true_learn = ds.spec.restrict(ds.learn_spec, true_full)
+    pred_learn = infer_learned(model, mels[idx])
+    # The trivial baseline: one preset for everything, the training split's mean (decoded).
+    enc = ds.learn_spec.encode(
+        ds.spec.restrict(ds.learn_spec, params[splits["train"]]), model.cfg.encoding
+    )
+    mean_learn = np.repeat(
+        ds.learn_spec.decode(enc.mean(0, keepdims=True), model.cfg.encoding), len(idx), 0
+    )
+    rows: dict[str, dict] = {}
+    for name, pred in ((model.cfg.kind, pred_learn), ("mean_preset", mean_learn)):
+        pred_full = ds.spec.expand(ds.learn_spec, pred)
+        per_item = {
+            **param_metrics(ds.learn_spec, None, true_learn, pred),
+            **_render_metrics(synth, ds.notes, sr, true_full, pred_full, desc=name),
+        }
+        rows[name] = summarize(per_item)
+    result = {
+        "model": str(model_path),
+        "kind": model.cfg.kind,
+        "config": model.cfg.to_dict(),
+        "data": str(data_dir),
+        "split": split,
+        "n": int(len(idx)),
+        "synth": ds.synth_name,
+        "n_params": len(ds.learn_spec),
+        "notes": [n.to_dict() for n in ds.notes],
+        "results": rows,
+    }
+    if ood_dir:
+        result["out_of_domain"] = evaluate_out_of_domain(model, ood_dir)
+    if out_dir:
+        write_report(result, out_dir)
+        if plot:
+            plot_reconstructions(
+                model,
+                synth,
+                mels[idx[:4]],
+                pred_learn[:4],
+                true_full[:4],
+                Path(out_dir) / "reconstructions.png",
+            )
+    return result
+
+
+def evaluate_out_of_domain(model: SavedModel, folder: str | Path) -> dict:
+    """Audio errors for sounds the synth did not make: each file against its inferred preset."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTS)
+    if not files:
+        raise FileNotFoundError(f"no audio files ({', '.join(sorted(AUDIO_EXTS))}) in {folder}")
+    synth, sr, note = get_synth(model.synth_name), model.features.sample_rate, model.notes[0]
+    n = int(round(note.duration * sr))
+    audio = np.zeros((len(files), n), np.float32)
+    for i, f in enumerate(files):
+        a = load_audio(f, sr, max_seconds=60)
+        audio[i, : min(n, len(a))] = a[:n]
+    mels = np.repeat(log_mel(audio, model.features)[:, None], len(model.notes), axis=1)
+    pred = model.full_presets(infer_learned(model, mels))
+    est = synth.render(pred, note, sr)
+    return {
+        "n": len(files),
+        "folder": str(folder),
+        "results": summarize(audio_metrics(audio, est, sr)),
+    }
+
+
+def markdown_table(rows: dict[str, dict]) -> str:
+    head = "| model | " + " | ".join(c[1] for c in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, stats in rows.items():
+        cells = []
+        for key, _ in COLUMNS:
+            s = stats.get(key)
+            cells.append(f"{s['mean']:.4f} ± {s['std']:.4f}" if s else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(result: dict, out_dir: str | Path) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md = [
+        f"# Evaluation of {result['model']}",
+        "",
+        f"{result['n']} presets of the {result['split']} split of `{result['data']}` "
+        f"({result['synth']}, {result['n_params']} parameters, {len(result['notes'])} note(s)).",
+        "",
+        markdown_table(result["results"]),
+        "",
+    ]
+    if "out_of_domain" in result:
+        ood = result["out_of_domain"]
+        md += [
+            f"Out-of-domain: {ood['n']} files from `{ood['folder']}`",
+            "",
+            markdown_table({result["kind"]: ood["results"]}),
+            "",
+        ]
+    for name, text in (("eval.json", json.dumps(result, indent=2)), ("eval.md", "\n".join(md))):
+        tmp = out / f".tmp-{name}"
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+
+
+def plot_reconstructions(model, synth, target_mels, pred_learn, true_full, path: Path) -> None:
+    """Target spectrograms above the spectrograms of the inferred presets, rendered."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    note, sr = model.notes[0], model.features.sample_rate
+    pred_full = model.full_presets(pred_learn)
+    est = log_mel(synth.render(pred_full, note, sr), model.features)
+    n = len(target_mels)
+    fig, axes = plt.subplots(2, n, figsize=(3 * n, 5), squeeze=False)
+    for i in range(n):
+        for row, img, title in ((0, target_mels[i, 0], "target"), (1, est[i], "inferred")):
+            axes[row, i].imshow(
+                np.asarray(img, np.float32), origin="lower", aspect="auto", vmin=-100, vmax=0
+            )
+            axes[row, i].set_title(f"{title} {i + 1}", fontsize=9)
+            axes[row, i].axis("off")
+    fig.tight_layout()
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,75 @@
+"""A saved training model presented through the HostedModel interface (numpy in, numpy out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bridge.audio.features import log_mel
+from bridge.models.macros import dial_to_latent, latent_to_dial
+from bridge.models.saved import SavedModel
+
+
+class CheckpointModel:
+    """HostedModel over a SavedModel with a flow (kind ``flow``)."""
+
+    def __init__(self, model: SavedModel, name: str | None = None) -> None:
+        if model.cfg.kind != "flow" or model.macros is None:
+            raise ValueError(
+                f"a {model.cfg.kind!r} model has no invertible latent space to host; "
+                "serve a flow model (config default, esling2020 or levaillant2021)"
+            )
+        self.model = model
+        self.net = model.net.eval()
+        self.name = name or "model"
+        self.synth_name = model.synth_name
+        self.param_names = model.learn_spec.names
+        self.macro_names = list(model.macros.names)
+        self.latent_dim = model.latent_dim
+        self.sample_rate = model.features.sample_rate
+        self._macro_dims = np.asarray(model.macros.dims)
+        self._n_samples = int(round(model.notes[0].duration * self.sample_rate))
+
+    @staticmethod
+    def load(path: str | Path, name: str | None = None) -> CheckpointModel:
+        return CheckpointModel(SavedModel.load(path), name or Path(path).stem)
+
+    @torch.no_grad()
+    def params_from_latent(self, z: np.ndarray) -> np.ndarray:
+        v = self.net.params_from_latent(torch.as_tensor(np.asarray(z, np.float32)))
+        return self.model.decode_params(v)
+
+    @torch.no_grad()
+    def latent_from_params(self, v: np.ndarray) -> np.ndarray:
+        enc = self.model.learn_spec.encode(np.asarray(v, np.float32), self.model.cfg.encoding)  # type: ignore[arg-type]
+        return self.net.latent_from_params(torch.from_numpy(enc)).numpy()
+
+    def latent_from_macros(self, m: np.ndarray, base: np.ndarray) -> np.ndarray:
+        z = np.array(base, dtype=np.float32, copy=True)
+        z[:, self._macro_dims] = dial_to_latent(self.model.macros, np.asarray(m, np.float64))
+        return z
+
+    def macros_from_latent(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, np.float64)
+        return latent_to_dial(self.model.macros, z[:, self._macro_dims]).astype(np.float32)
+
+    @torch.no_grad()
+    def latent_from_audio(self, audio: np.ndarray) -> np.ndarray:
+        """Audio is cut or zero-padded to the training notes' length; a multi-note model sees the
+        same sketch on every note channel."""
+        a = np.asarray(audio, np.float32)
+        if a.ndim == 1:
+            a = a[None]
+        fixed = np.zeros((a.shape[0], self._n_samples), np.float32)
+        n = min(self._n_samples, a.shape[1])
+        fixed[:, :n] = a[:, :n]
+        mel = log_mel(fixed, self.model.features)[:, None]
+        x = self.model.normalize(np.repeat(mel, len(self.model.notes), axis=1))
+        return self.net.latent(x)[0].numpy()
+
+    def center(self) -> np.ndarray:
+        """The latent point all dials at their middle stand for: a sensible starting point."""
+        origin = np.asarray(self.model.macros.origin, np.float32)[None]
+        return self.latent_from_macros(np.full((1, len(self.macro_names)), 0.5, np.float32), origin)

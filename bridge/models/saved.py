@@ -1,0 +1,186 @@
+"""A saved model: one file holding weights, parameter spec, feature settings, normalization
+statistics, macro definitions and the training config.
+
+The file is a torch archive of tensors plus one JSON string, so it loads with
+``torch.load(weights_only=True)``: opening a model never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from bridge.audio.features import FeatureConfig
+from bridge.models.baselines import VAEMLP, CNNRegressor, MLPRegressor
+from bridge.models.configs import ModelConfig
+from bridge.models.flowsynth import FlowSynth
+from bridge.synth.base import Note
+from bridge.synth.spec import ParamSpec
+
+FORMAT = "flowsynth-model"
+VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A file that is not a flowsynth model, or a damaged one."""
+
+
+def build_net(
+    cfg: ModelConfig, learn_spec: ParamSpec, n_notes: int, n_mels: int, n_frames: int
+) -> nn.Module:
+    classes = {"flow": FlowSynth, "mlp": MLPRegressor, "cnn": CNNRegressor, "vae_mlp": VAEMLP}
+    return classes[cfg.kind](cfg, learn_spec, n_notes, n_mels, n_frames)
+
+
+@dataclass
+class Macros:
+    """Which latent dimensions the 8 dials move, and how a dial's [0, 1] maps to latent units:
+    z = center + scale * Phi^-1(eps + (1 - 2 eps) u), through the normal quantile, clipped."""
+
+    dims: list[int]
+    names: list[str]
+    center: list[float]
+    scale: list[float]
+    origin: list[float]  # the training set's mean latent point: where a fresh slot starts
+    eps: float = 0.01
+
+    def to_dict(self) -> dict:
+        return {
+            "dims": self.dims,
+            "names": self.names,
+            "center": self.center,
+            "scale": self.scale,
+            "origin": self.origin,
+            "eps": self.eps,
+        }
+
+    @staticmethod
+    def from_dict(d: dict) -> Macros:
+        return Macros(
+            list(d["dims"]),
+            list(d["names"]),
+            list(d["center"]),
+            list(d["scale"]),
+            list(d["origin"]),
+            float(d["eps"]),
+        )
+
+
+@dataclass
+class SavedModel:
+    net: nn.Module
+    cfg: ModelConfig
+    spec: ParamSpec  # the synth's full spec
+    learn_spec: ParamSpec  # the parameters the model predicts (a subset, or all)
+    synth_name: str
+    features: FeatureConfig
+    notes: list[Note]
+    n_frames: int
+    norm: dict[str, float]  # log-mel normalization from the training split
+    macros: Macros | None = None
+    info: dict = field(default_factory=dict)  # dataset, split, training summary
+
+    @property
+    def latent_dim(self) -> int:
+        return self.learn_spec.encoded_size(self.cfg.encoding)  # type: ignore[arg-type]
+
+    def meta(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": self.cfg.to_dict(),
+            "spec": self.spec.to_dict(),
+            "learn": self.learn_spec.names,
+            "synth": self.synth_name,
+            "features": self.features.to_dict(),
+            "notes": [n.to_dict() for n in self.notes],
+            "n_frames": self.n_frames,
+            "norm": self.norm,
+            "macros": self.macros.to_dict() if self.macros else None,
+            "info": self.info,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically: a temporary file in the same folder, then a rename."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        blob = {"flowsynth_meta": json.dumps(self.meta()), "state_dict": state}
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(blob, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @staticmethod
+    def load(path: str | Path, map_location: str = "cpu") -> SavedModel:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no model file at {path}; train one with `flowsynth train` or omit --model"
+            )
+        try:
+            blob = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # torch raises many types for foreign or damaged files
+            raise ModelFileError(
+                f"{path} is not a readable flowsynth model ({type(e).__name__}); "
+                "it may be damaged or another program's file"
+            ) from e
+        if not isinstance(blob, dict) or "flowsynth_meta" not in blob or "state_dict" not in blob:
+            raise ModelFileError(f"{path} is a torch file but not a flowsynth model")
+        try:
+            meta = json.loads(blob["flowsynth_meta"])
+            if meta.get("format") != FORMAT:
+                raise ModelFileError(f"{path}: format {meta.get('format')!r} is not {FORMAT}")
+            if int(meta.get("version", 0)) > VERSION:
+                raise ModelFileError(f"{path} was written by a newer flowsynth; upgrade to load it")
+            cfg = ModelConfig.from_dict(meta["config"])
+            spec = ParamSpec.from_dict(meta["spec"])
+            learn_spec = spec.subset(meta["learn"])
+            features = FeatureConfig.from_dict(meta["features"])
+            notes = [Note(**n) for n in meta["notes"]]
+            model = SavedModel(
+                net=build_net(cfg, learn_spec, len(notes), features.n_mels, int(meta["n_frames"])),
+                cfg=cfg,
+                spec=spec,
+                learn_spec=learn_spec,
+                synth_name=meta["synth"],
+                features=features,
+                notes=notes,
+                n_frames=int(meta["n_frames"]),
+                norm=meta["norm"],
+                macros=Macros.from_dict(meta["macros"]) if meta.get("macros") else None,
+                info=meta.get("info", {}),
+            )
+            model.net.load_state_dict(blob["state_dict"])
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise ModelFileError(f"{path}: damaged flowsynth model ({e})") from e
+        model.net.eval()
+        return model
+
+    # --- numpy conveniences used by evaluation, plots and the hosted interface --------------
+    def normalize(self, mels_db: np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(mels_db, dtype=np.float32))
+        return (x - self.norm["mean"]) / self.norm["std"]
+
+    def decode_params(self, v_scores: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Encoded scores -> [B, N_learn] normalized values of the learned parameters."""
+        v = v_scores.detach().cpu().numpy() if isinstance(v_scores, torch.Tensor) else v_scores
+        return self.learn_spec.decode(v, self.cfg.encoding)  # type: ignore[arg-type]
+
+    def full_presets(self, learn_norm: np.ndarray) -> np.ndarray:
+        """Learned values -> complete presets for the synth (other parameters at defaults)."""
+        return self.spec.expand(self.learn_spec, learn_norm)

@@ -1,0 +1,235 @@
+"""Training: `flowsynth train --data D --config NAME --out runs/X`.
+
+Adam with a linear learning-rate warm-up then reduce-on-plateau, beta warm-up, early stopping,
+a checkpoint every epoch (resume with ``--resume``), a JSON-lines metrics log, fixed seeds.
+The finished model (best validation epoch, with its macros) is ``<out>/model.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bridge.audio.features import normalization_stats
+from bridge.data.dataset import Dataset
+from bridge.models.configs import ModelConfig
+from bridge.models.macros import define_macros
+from bridge.models.saved import SavedModel, build_net
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class Prepared:
+    """Tensors for training, from a dataset and a config."""
+
+    x: torch.Tensor  # [n, C, M, F] normalized log-mels
+    v: torch.Tensor  # [n, D] encoded presets of the learned parameters
+    tags: torch.Tensor  # [n, n_pairs] labels in {-1, 0, 1}
+    split: dict[str, np.ndarray]
+    norm: dict[str, float]
+
+
+def prepare(
+    ds: Dataset, cfg: ModelConfig, split_seed: int = 0, split: dict | None = None
+) -> Prepared:
+    params, mels, tags = ds.load()
+    split = split or ds.split(seed=split_seed)
+    if len(split["train"]) == 0 or len(split["valid"]) == 0:
+        raise ValueError(f"dataset {ds.root} is too small to split into train and validation sets")
+    norm = normalization_stats(mels[split["train"]])
+    x = (torch.from_numpy(mels.astype(np.float32)) - norm["mean"]) / norm["std"]
+    learn = ds.spec.restrict(ds.learn_spec, params)
+    v = torch.from_numpy(ds.learn_spec.encode(learn, cfg.encoding))  # type: ignore[arg-type]
+    missing = [p for p in cfg.tag_pairs if p not in tags]
+    if missing:
+        raise ValueError(f"the dataset has no tags {missing}; it has {sorted(tags)}")
+    lab = np.stack([tags[p] for p in cfg.tag_pairs], 1) if cfg.tag_pairs else np.zeros((len(x), 0))
+    return Prepared(x, v, torch.from_numpy(lab.astype(np.float32)), split, norm)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _lr_factor(cfg: ModelConfig, epoch: int) -> float:
+    if cfg.lr_warmup_epochs <= 0:
+        return 1.0
+    return min(1.0, (epoch + 1) / (cfg.lr_warmup_epochs + 1))
+
+
+def _beta(cfg: ModelConfig, epoch: int) -> float:
+    if cfg.beta_warmup_epochs <= 0:
+        return cfg.beta
+    return cfg.beta * min(1.0, epoch / cfg.beta_warmup_epochs)
+
+
+def _run_epoch(
+    net, data: Prepared, idx: np.ndarray, cfg, beta, opt=None, gen=None, device="cpu", desc=""
+):
+    train = opt is not None
+    net.train(train)
+    order = torch.from_numpy(idx)
+    if train:
+        order = order[torch.randperm(len(order), generator=gen)]
+    sums: dict[str, float] = {}
+    n = 0
+    batches = range(0, len(order), cfg.batch_size)
+    for start in tqdm(batches, desc=desc, leave=False, disable=None):
+        b = order[start : start + cfg.batch_size]
+        if train and len(b) < 2:  # batch norm needs two samples
+            continue
+        x, v, t = data.x[b].to(device), data.v[b].to(device), data.tags[b].to(device)
+        with torch.set_grad_enabled(train):
+            out = net.loss(x, v, t, beta)
+            if train:
+                opt.zero_grad(set_to_none=True)
+                out["loss"].backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                opt.step()
+        for k, val in out.items():
+            sums[k] = sums.get(k, 0.0) + float(val.detach()) * len(b)
+        n += len(b)
+    return {k: s / max(n, 1) for k, s in sums.items()}
+
+
+def train(
+    data_dir: str | Path,
+    cfg: ModelConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    device: str | None = None,
+    split_seed: int = 0,
+    split: dict | None = None,
+    quiet: bool = False,
+) -> SavedModel:
+    """Train a model; return it (also saved as <out_dir>/model.pt)."""
+    out = Path(out_dir)
+    ds = Dataset(data_dir)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise FileExistsError(
+            f"{out} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    data = prepare(ds, cfg, split_seed, split)
+    n_notes, n_mels, n_frames = data.x.shape[1:]
+    net = build_net(cfg, ds.learn_spec, n_notes, n_mels, n_frames).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience
+    )
+    state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "stale": 0, "elapsed": 0.0}
+    ckpt_path, best_path = out / CHECKPOINT, out / "best_state.pt"
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        if ck["config"] != cfg.to_dict():
+            raise ValueError(
+                f"{ckpt_path} was trained with another config; resume with the same one"
+            )
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        plateau.load_state_dict(ck["plateau"])
+        state = ck["state"]
+        if not quiet:
+            print(f"resuming {out} at epoch {state['epoch']}")
+    t0 = time.time() - state["elapsed"]
+    log = (out / METRICS).open("a")
+    for epoch in range(state["epoch"], cfg.epochs):
+        if epoch <= cfg.lr_warmup_epochs:
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * _lr_factor(cfg, epoch)
+        torch.manual_seed(cfg.seed * 100003 + epoch)  # resumed epochs draw the same noise
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+        beta = _beta(cfg, epoch)
+        tr = _run_epoch(
+            net, data, data.split["train"], cfg, beta, opt, gen, device, f"epoch {epoch + 1}"
+        )
+        with torch.no_grad():
+            va = _run_epoch(net, data, data.split["valid"], cfg, cfg.beta, device=device)
+        if epoch >= cfg.lr_warmup_epochs:
+            plateau.step(va["loss"])
+        improved = va["loss"] < state["best"] - 1e-6
+        if improved:
+            state.update(best=va["loss"], best_epoch=epoch, stale=0)
+            _atomic_torch_save(
+                {k: v.detach().cpu() for k, v in net.state_dict().items()}, best_path
+            )
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch + 1
+        state["elapsed"] = time.time() - t0
+        row = {
+            "epoch": epoch + 1,
+            "beta": beta,
+            "lr": opt.param_groups[0]["lr"],
+            "time_s": round(state["elapsed"], 2),
+            **{f"train_{k}": round(v, 6) for k, v in tr.items()},
+            **{f"valid_{k}": round(v, 6) for k, v in va.items()},
+        }
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        if not quiet:
+            tqdm.write(
+                f"epoch {epoch + 1}/{cfg.epochs}  train {tr['loss']:.4f}  valid {va['loss']:.4f}"
+                f"  (mse {va['mse']:.4f} acc {va['acc']:.3f})" + ("  *" if improved else "")
+            )
+        _atomic_torch_save(
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "plateau": plateau.state_dict(),
+                "state": state,
+                "config": cfg.to_dict(),
+            },
+            ckpt_path,
+        )
+        if state["stale"] >= cfg.early_stop_patience:
+            if not quiet:
+                print(f"early stop: no improvement for {cfg.early_stop_patience} epochs")
+            break
+        if cfg.max_minutes and state["elapsed"] > cfg.max_minutes * 60:
+            if not quiet:
+                print(f"time budget of {cfg.max_minutes} min reached")
+            break
+    log.close()
+    net.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+    net = net.cpu().eval()
+    model = SavedModel(
+        net=net,
+        cfg=cfg,
+        spec=ds.spec,
+        learn_spec=ds.learn_spec,
+        synth_name=ds.synth_name,
+        features=ds.features,
+        notes=ds.notes,
+        n_frames=int(n_frames),
+        norm=data.norm,
+        info={
+            "dataset": str(ds.root),
+            "dataset_size": len(ds),
+            "split_seed": split_seed,
+            "sampling": ds.manifest.get("sampling"),
+            "best_epoch": state["best_epoch"] + 1,
+            "epochs_run": state["epoch"],
+            "best_valid_loss": state["best"],
+            "train_minutes": round(state["elapsed"] / 60, 2),
+            "device": device,
+        },
+    )
+    if cfg.kind == "flow":
+        model.macros = define_macros(model, data.x[data.split["train"]], ds.tag_names)
+    model.save(out / MODEL)
+    return model
