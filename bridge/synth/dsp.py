@@ -78,7 +78,9 @@ def row_seeds(presets: np.ndarray) -> np.ndarray:
 
 # --- envelopes ---------------------------------------------------------------------------------
 @njit(cache=True)
-def env_coefs(attack: float, decay: float, release: float, rate: float) -> tuple[float, float, float]:
+def env_coefs(
+    attack: float, decay: float, release: float, rate: float
+) -> tuple[float, float, float]:
     """Per-step multipliers of the exponential ADSR at ``rate`` steps per second."""
     ca = math.exp(-ATTACK_K / max(attack * rate, 1e-9))
     cd = math.exp(-LN1000 / max(decay * rate, 1e-9))

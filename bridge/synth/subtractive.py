@@ -59,7 +59,8 @@ PARAMS: tuple[Param, ...] = (
     _c("filter_type", FILTER_TYPES, 0, "filter", "24 dB ladder or 12 dB state-variable modes"),
     _p("cutoff", 20, 20000, 1200, "Hz", "filter", "filter cutoff at note 60", "exp"),
     _p("resonance", 0, 1, 0.2, "", "filter", "filter resonance (1: on the edge of oscillation)"),
-    _p("filter_env_amount", -5, 5, 3, "oct", "filter", "cutoff shift at the filter envelope's peak"),
+    _p("filter_env_amount", -5, 5, 3, "oct", "filter",
+       "cutoff shift at the filter envelope's peak"),
     _p("key_tracking", 0, 1, 0.5, "", "filter", "how much the cutoff follows the pitch (1: fully)"),
     _p("fenv_attack", 0.001, 5, 0.002, "s", "filter_env", "filter envelope: time to peak", "exp"),
     _p("fenv_decay", 0.01, 10, 0.6, "s", "filter_env", "filter envelope: -60 dB time", "exp"),
@@ -103,7 +104,9 @@ def check_render_args(note: Note, sample_rate: int) -> tuple[int, int]:
     if not isinstance(note, Note):
         raise SpecError(f"note must be a bridge.synth.Note, got {type(note).__name__}")
     if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 192000:
-        raise SpecError(f"sample_rate must be an integer between 8000 and 192000, got {sample_rate!r}")
+        raise SpecError(
+            f"sample_rate must be an integer between 8000 and 192000 Hz, got {sample_rate!r}"
+        )
     n = int(round(note.duration * sample_rate))
     held = int(round(note.held * sample_rate))
     return held, n
