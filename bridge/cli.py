@@ -12,6 +12,9 @@ COMMANDS: dict[str, str] = {
     "synths": "list the built-in synths and their parameters",
     "listen": "render one preset to a WAV file to hear it",
     "render": "render a dataset of (preset, spectrogram) pairs",
+    "train": "train a model on a rendered dataset",
+    "eval": "evaluate a model on a held-out split (and out-of-domain audio)",
+    "plot": "draw what a model's macros and morphs do",
 }
 
 

@@ -1,0 +1,33 @@
+"""`flowsynth eval`: the papers' metrics for a model on a held-out split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a model.pt written by `flowsynth train`")
+    p.add_argument("--data", required=True, help="dataset folder (same synth and subset)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N presets")
+    p.add_argument(
+        "--ood", default=None, metavar="DIR", help="also a folder of out-of-domain audio"
+    )
+    p.add_argument("--out", default=None, help="report folder (default: beside the model, eval/)")
+    p.add_argument("--no-plot", action="store_true", help="skip the spectrogram PNG")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.evaluate import evaluate, markdown_table
+
+    out = Path(args.out) if args.out else Path(args.model).parent / "eval"
+    result = evaluate(
+        args.model, args.data, args.split, args.limit, args.ood, out, not args.no_plot
+    )
+    print(markdown_table(result["results"]))
+    if "out_of_domain" in result:
+        print("\nout of domain:")
+        print(markdown_table({result["kind"]: result["out_of_domain"]["results"]}))
+    print(f"\nwrote {out}/eval.json, eval.md" + ("" if args.no_plot else ", reconstructions.png"))
+    return 0

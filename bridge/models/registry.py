@@ -1,0 +1,60 @@
+"""Finding models by name or path: the shipped default, model folders, exported bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+DEFAULT_MODEL = "subtractive"
+
+
+def shipped_model_path() -> Path:
+    return SHIPPED_DIR / f"{DEFAULT_MODEL}.pt"
+
+
+def resolve_model_path(name_or_path: str | None, models_dirs: Iterable[str | Path] = ()) -> Path:
+    """A model file from a path, a name in one of ``models_dirs`` or the shipped models, or
+    None for the shipped default."""
+    if not name_or_path:
+        path = shipped_model_path()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the shipped model {path} is missing; reinstall flowsynth or pass --model"
+            )
+        return path
+    p = Path(name_or_path).expanduser()
+    if p.is_file() or p.suffix == ".pt" or "/" in name_or_path:
+        if p.is_dir() and (p / "model.pt").is_file():
+            return p / "model.pt"
+        if not p.exists():
+            raise FileNotFoundError(f"no model at {p}")
+        return p
+    for folder in [*map(Path, models_dirs), SHIPPED_DIR]:
+        for cand in (folder / f"{name_or_path}.pt", folder / name_or_path / "model.pt"):
+            if cand.is_file():
+                return cand
+    searched = ", ".join(str(d) for d in [*models_dirs, SHIPPED_DIR])
+    raise FileNotFoundError(f"no model named {name_or_path!r} in {searched}")
+
+
+def list_models(models_dirs: Iterable[str | Path] = ()) -> list[str]:
+    """Names of every model the given folders and the shipped folder hold."""
+    names: list[str] = []
+    for folder in [*map(Path, models_dirs), SHIPPED_DIR]:
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.iterdir()):
+            name = f.stem if f.suffix == ".pt" else f.name if (f / "model.pt").is_file() else None
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def load_hosted(name_or_path: str | None, models_dirs: Iterable[str | Path] = ()):
+    """A HostedModel for the server: a training checkpoint (exported bundles come later)."""
+    from bridge.models.checkpoint_host import CheckpointModel
+
+    path = resolve_model_path(name_or_path, models_dirs)
+    name = path.parent.name if path.name == "model.pt" else path.stem
+    return CheckpointModel.load(path, name)
