@@ -1,0 +1,219 @@
+"""`flowsynth serve`: host models and answer Max for Live, Max, Pure Data and OSC controllers
+over OSC (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+# One thread per model call: the server's calls are single points, where torch's thread pool
+# costs more than it gains and competes with the control path. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+MODEL_EXTENSIONS = (".pt", ".pth", ".ckpt", ".ts", ".torchscript", ".zip")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; "
+                        "0.0.0.0 lets other machines control it)")
+    p.add_argument("--port", type=int, default=9123, help="UDP port to listen on (default 9123; "
+                                                          "0 picks a free one)")
+    p.add_argument("--reply-port", type=int, default=9124,
+                   help="where replies go for clients that never sent /flowsynth/hello "
+                        "(default 9124)")
+    p.add_argument("--model", metavar="NAME_OR_PATH",
+                   help="model for slot 1 (default: the shipped model)")
+    p.add_argument("--models-dir", action="append", default=[], metavar="DIR",
+                   help="folder of models that /flowsynth/S/load may open (repeatable); model "
+                        "paths outside these folders are refused")
+    p.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
+                   help="folder whose audio files sketch and render may read and write "
+                        "(repeatable). Nothing is allowed by default, not even the temp "
+                        "folder: point this at the folder your Sketch device records into")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="where render writes when given no path (default "
+                        "~/.cache/flowsynth/renders); always allowed")
+    p.add_argument("--queue-size", type=int, default=8,
+                   help="audio jobs (sketch, render, load) that may wait; more get 'busy' "
+                        "(default 8)")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"], help="default info")
+    p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="for tests and custom hosts: FUNCTION(name) returns the HostedModel "
+                        "to serve instead of the project's loader. MODULE is a module name or "
+                        "a .py file; if it defines list_models() and get_synth(name), /models "
+                        "and render use them")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.server import OSCServer, ServerConfig
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    # A worker thread running Python code holds the GIL for up to this long before the
+    # receive thread may answer a dial; the default 5 ms would be the control path's floor.
+    sys.setswitchinterval(0.0005)
+
+    for name, value in (("--port", args.port), ("--reply-port", args.reply_port)):
+        if not 0 <= value <= 65535 or (name == "--reply-port" and value == 0):
+            raise ValueError(f"{name} {value} is not a UDP port; use 1..65535")
+    if args.queue_size < 1:
+        raise ValueError("--queue-size must be at least 1")
+    models_dirs = [_folder(d, "--models-dir") for d in args.models_dir]
+    allow_dirs = [_folder(d, "--allow-dir") for d in args.allow_dir]
+    output_dir = os.path.realpath(os.path.expanduser(
+        args.output_dir or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"),
+                                        "flowsynth", "renders")))
+    os.makedirs(output_dir, exist_ok=True)
+
+    loader, list_models, get_synth, default = _model_source(args.model_factory, models_dirs)
+    config = ServerConfig(host=args.host, port=args.port, reply_port=args.reply_port,
+                          allow_dirs=allow_dirs, models_dirs=models_dirs, output_dir=output_dir,
+                          queue_size=args.queue_size)
+    server = OSCServer(loader, list_models, config, get_synth=get_synth)
+
+    model_name = args.model or default
+    model = None
+    if model_name:
+        try:
+            model = server.load_slot(1, model_name)
+        except Exception as e:  # a bad --model stops start-up with its reason
+            raise ValueError(f"cannot load --model {model_name}: {e}") from None
+    torch = sys.modules.get("torch")  # pinned only if a model brought it in: importing is slow
+    if torch is not None:
+        torch.set_num_threads(1)
+
+    try:
+        server.start()
+    except OSError as e:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; "
+                         "is another server running? pick one with --port") from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    _banner(server, model, allow_dirs, models_dirs, output_dir)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    print("flowsynth serve: stopped", flush=True)
+    return 0
+
+
+def _folder(path: str, option: str) -> str:
+    real = os.path.realpath(os.path.expanduser(path))
+    if not os.path.isdir(real):
+        raise FileNotFoundError(f"{option} {path}: no such folder")
+    return real
+
+
+def _banner(server, model, allow_dirs: list[str], models_dirs: list[str], output_dir: str) -> None:
+    from bridge import __version__
+
+    host, port = server.address
+    cfg = server.config
+    out = [f"flowsynth serve {__version__}: listening for OSC on udp {host}:{port}; "
+           f"replies go to port {cfg.reply_port} unless a client says hello"]
+    if host not in LOOPBACK:
+        out.append(f"WARNING: listening on {host}, not loopback: any machine that can reach "
+                   "this one can control the server and read files in the allowed folders. "
+                   "Use --host 127.0.0.1 unless you mean it.")
+    if model is not None:
+        out.append(f"slot 1: {model.name} (synth {model.synth_name}, {len(model.param_names)} "
+                   f"params, latent {model.latent_dim}, {len(model.macro_names)} macros)")
+        out.append("slots 2-16: empty (send /flowsynth/S/load <model>)")
+    else:
+        out.append("slots 1-16: empty (no model given and no shipped model found; send "
+                   "/flowsynth/S/load <model>)")
+    out.append("models folders: " + (", ".join(models_dirs) or "none (--models-dir)"))
+    out.append("audio folders sketch/render may use: " + ", ".join(allow_dirs + [output_dir]))
+    out.append(f"from Max: [udpsend 127.0.0.1 {port}] and [udpreceive {cfg.reply_port}], then "
+               f"send /flowsynth/hello {cfg.reply_port} and /flowsynth/1/info")
+    out.append("Ctrl-C stops the server")
+    print("\n".join(out), flush=True)
+
+
+def _model_source(factory: str | None, models_dirs: list[str]):
+    """(loader, list_models, get_synth, default model name) from --model-factory or the
+    project's loader in bridge.models."""
+    if factory:
+        module_name, sep, func_name = factory.rpartition(":")
+        if not sep or not module_name or not func_name:
+            raise ValueError(f"--model-factory {factory!r} must look like module:function")
+        module = _import(module_name)
+        loader = getattr(module, func_name, None)
+        if not callable(loader):
+            raise ValueError(f"--model-factory: {module_name} has no function {func_name}")
+        lister = getattr(module, "list_models", None)
+        names: Callable[[], list[str]] = lister if callable(lister) else (lambda: [])
+        first = names()
+        return loader, names, getattr(module, "get_synth", None), (first[0] if first else None)
+
+    import bridge.models as models
+
+    load_hosted = getattr(models, "load_hosted", None)
+
+    def loader(name: str):
+        if load_hosted is None:
+            raise LookupError("this version has no model loader (bridge.models.load_hosted)")
+        if "models_dirs" in inspect.signature(load_hosted).parameters:
+            return load_hosted(name, models_dirs=models_dirs)
+        return load_hosted(name)
+
+    def list_models() -> list[str]:
+        lister = getattr(models, "list_models", None)
+        if callable(lister):
+            if "models_dirs" in inspect.signature(lister).parameters:
+                return list(lister(models_dirs=models_dirs))
+            return list(lister())
+        found = []
+        for d in models_dirs:
+            for p in sorted(Path(d).iterdir()):
+                if p.suffix in MODEL_EXTENSIONS:
+                    found.append(p.stem)
+        return found
+
+    default = getattr(models, "DEFAULT_MODEL", None)
+    return loader, list_models, None, default
+
+
+def _import(name: str):
+    if name.endswith(".py"):
+        path = os.path.realpath(name)
+        spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"--model-factory: cannot load {name}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs without the `flowsynth` dispatcher: python -m bridge.commands.serve."""
+    p = argparse.ArgumentParser(prog="flowsynth serve", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, LookupError) as e:
+        print(f"flowsynth serve: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,562 @@
+"""The OSC bridge: one UDP socket, a receive thread that validates and queues, a control thread
+that applies queued requests per slot and replies, and a worker for audio (shared/PROTOCOL.md).
+
+Why three threads: the receive thread must drain the socket faster than any dial can send, so
+it never calls a model; the control thread may fall behind a burst, and then it applies
+everything queued for a slot in one go and answers the last state; audio work (sketch,
+render, load) can take a second and must never hold up either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_packet import OscPacket
+
+from bridge import __version__
+from bridge.models.hosted import HostedModel
+from bridge.server import validate as v
+from bridge.server.slots import Client, Op, Slot, run_batch
+from bridge.server.worker import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, WorkQueue, load_audio, save_wav
+
+log = logging.getLogger("flowsynth.server")
+
+PROTOCOL_VERSION = 1
+MAX_CLIENTS = 1024
+RENDER_NOTE = (60, 100, 3.0, 4.0)  # pitch, velocity, held s, duration s: the papers' note
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9123
+    reply_port: int = 9124
+    allow_dirs: list[str] = field(default_factory=list)  # audio may be read/written here
+    models_dirs: list[str] = field(default_factory=list)  # model paths must lie here
+    output_dir: str | None = None  # where `render` without a path writes
+    queue_size: int = 8
+    max_audio_seconds: float = MAX_AUDIO_SECONDS
+    max_audio_bytes: int = MAX_AUDIO_BYTES
+
+
+# --- OSC encoding ------------------------------------------------------------------------
+# Replies are built here rather than with python-osc's builder: a params reply is the hot
+# path and packing an array in one call is several times cheaper than arg by arg.
+
+_address_cache: dict[str, bytes] = {}
+
+
+def _osc_string(s: str) -> bytes:
+    b = s.encode("utf-8", "replace")
+    return b + b"\x00" * (4 - len(b) % 4)
+
+
+def encode(address: str, args: Sequence[object]) -> bytes:
+    """An OSC message; a numpy array argument stands for its values as floats."""
+    head = _address_cache.get(address)
+    if head is None:
+        head = _osc_string(address)
+        if len(_address_cache) < 4096:
+            _address_cache[address] = head
+    tags = [","]
+    body: list[bytes] = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            tags.append("f" * a.size)
+            body.append(a.astype(">f4").tobytes())
+        elif isinstance(a, bool):
+            tags.append("T" if a else "F")
+        elif isinstance(a, int):
+            if -(2**31) <= a < 2**31:
+                tags.append("i")
+                body.append(struct.pack(">i", a))
+            else:
+                tags.append("h")
+                body.append(struct.pack(">q", a & 0xFFFFFFFFFFFFFFFF if a < 0 else a))
+        elif isinstance(a, float):
+            tags.append("f")
+            body.append(struct.pack(">f", a))
+        elif isinstance(a, (bytes, bytearray)):
+            tags.append("b")
+            n = len(a)
+            body.append(struct.pack(">i", n) + bytes(a) + b"\x00" * (-n % 4))
+        elif a is None:
+            tags.append("N")
+        else:
+            tags.append("s")
+            body.append(_osc_string(str(a)))
+    return head + _osc_string("".join(tags)) + b"".join(body)
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _RateLimitedLog:
+    """Malformed input is logged, but a flood must not turn into a flood of log lines."""
+
+    def __init__(self, per_second: int = 20) -> None:
+        self.per_second = per_second
+        self.window = 0
+        self.count = 0
+        self.suppressed = 0
+
+    def warn(self, msg: str, *args: object) -> None:
+        now = int(time.monotonic())
+        if now != self.window:
+            if self.suppressed:
+                log.warning("%d more bad requests not logged", self.suppressed)
+            self.window, self.count, self.suppressed = now, 0, 0
+        self.count += 1
+        if self.count <= self.per_second:
+            log.warning(msg, *args)
+        else:
+            self.suppressed += 1
+
+
+class OSCServer:
+    """Hosts up to 16 models and answers the protocol. ``loader(name_or_path)`` returns a
+    HostedModel; ``list_models()`` names what ``load`` accepts; ``get_synth(name)`` gives
+    the synth ``render`` plays (bridge.synth.get_synth unless a custom host says otherwise)."""
+
+    def __init__(self, loader: Callable[[str], HostedModel], list_models: Callable[[], list[str]],
+                 config: ServerConfig | None = None,
+                 get_synth: Callable[[str], object] | None = None) -> None:
+        self.config = config or ServerConfig()
+        self._loader = loader
+        self._list_models = list_models
+        self._get_synth = get_synth
+        self._synths: dict[str, object] = {}
+        self.slots = {s: Slot(s) for s in range(1, v.N_SLOTS + 1)}
+        self.clients: OrderedDict[Client, int] = OrderedDict()  # (ip, source port) -> reply port
+        self.work = WorkQueue(self.config.queue_size)
+        self._ready: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._sock: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._badlog = _RateLimitedLog()
+        self._render_count = 0
+        self.received = 0
+        self.errors = 0
+        self.address: tuple[str, int] = (self.config.host, self.config.port)
+        self._slot_verbs: dict[str, Callable[[Slot, list, Client], None]] = {
+            "load": self._load, "info": self._info, "macro": self._macro,
+            "macros": self._macros, "latent": self._latent, "preset": self._preset,
+            "sketch": self._sketch, "anchor": self._anchor, "morph": self._morph,
+            "explore": self._explore, "render": self._render, "hello": self._slot_hello,
+        }
+        self._server_verbs: dict[str, Callable[[list, Client], None]] = {
+            "hello": self._hello, "ping": self._ping, "models": self._models,
+            "stats": self._stats,
+        }
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        host, port = self.config.host, self.config.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            # A burst from a dial must wait in the kernel, not be dropped, while we catch up.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        except OSError:
+            pass
+        sock.bind((host, port))
+        # The timeout only bounds how long stop() waits for the receive thread.
+        sock.settimeout(0.2)
+        self._sock = sock
+        self.address = sock.getsockname()[:2]
+        self.work.start()
+        for target, name in ((self._receive_loop, "flowsynth-receive"),
+                             (self._control_loop, "flowsynth-control")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._ready.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        self.work.stop()
+        if self._sock is not None:
+            self._sock.close()
+
+    def alive(self) -> bool:
+        return all(t.is_alive() for t in self._threads)
+
+    def load_slot(self, slot: int, name: str) -> HostedModel:
+        """Load a model into a slot now (start-up); errors propagate to the caller."""
+        model = self._loader(name)
+        _check_model(model)
+        self._enqueue(self.slots[slot], Op("install", model))
+        return model
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """True once nothing is queued (tests and start-up use it)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not any(s.pending or s.scheduled for s in self.slots.values()) \
+                    and self.work.depth() == 0:
+                return True
+            time.sleep(0.005)
+        return False
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _dest(self, client: Client) -> tuple[str, int]:
+        return client[0], self.clients.get(client, self.config.reply_port)
+
+    def _send(self, packet: bytes, dest: tuple[str, int]) -> None:
+        try:
+            self._sock.sendto(packet, dest)
+        except OSError as e:  # a client that went away must not stop the others' replies
+            log.debug("reply to %s failed: %s", dest, e)
+
+    def send_to(self, client: Client, address: str, args: Sequence[object] = ()) -> None:
+        self._send(encode(address, args), self._dest(client))
+
+    def send_slot(self, slot: Slot, verb: str, args: Sequence[object]) -> None:
+        packet = encode(f"/flowsynth/{slot.number}/{verb}", args)
+        sent = set()
+        for client in tuple(slot.subscribers):
+            dest = self._dest(client)
+            if dest not in sent:
+                sent.add(dest)
+                self._send(packet, dest)
+
+    def send_error(self, client: Client, slot: int, code: str, message: str) -> None:
+        self.errors += 1
+        self._badlog.warn("%s:%s slot %d %s: %s", client[0], client[1], slot, code, message)
+        self.send_to(client, "/flowsynth/error", [slot, code, message[:500]])
+
+    # --- receive thread ----------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        sock = self._sock
+        while not self._stopping.is_set():
+            try:
+                data, addr = sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                continue  # e.g. ICMP port unreachable from an earlier reply on some systems
+            self.received += 1
+            client = (addr[0], addr[1])
+            try:
+                self._packet(data, client)
+            except Exception as e:  # the server never dies of a request
+                log.exception("request from %s failed", client)
+                self.send_error(client, 0, "internal", f"request failed: {e}"[:300])
+
+    def _packet(self, data: bytes, client: Client) -> None:
+        try:
+            if data[:1] == b"/":
+                messages = [OscMessage(data)]
+            else:
+                messages = [m.message for m in OscPacket(data).messages]
+        except Exception as e:  # python-osc raises several types for malformed datagrams
+            self.send_error(client, 0, "bad_args", f"not an OSC message ({len(data)} bytes): {e}"[:300])
+            return
+        for m in messages:
+            self._message(m.address, list(m.params), client)
+
+    def _message(self, address: str, args: list, client: Client) -> None:
+        parts = address.split("/")
+        slot_no = 0
+        try:
+            if len(parts) == 3 and parts[0] == "" and parts[1] == "flowsynth":
+                handler = self._server_verbs.get(parts[2])
+                if handler is None:
+                    raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
+                handler(args, client)
+                return
+            if len(parts) == 4 and parts[0] == "" and parts[1] == "flowsynth":
+                verb = self._slot_verbs.get(parts[3])
+                if verb is None:
+                    raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
+                slot_no = v.slot_number(parts[2])
+                slot = self.slots[slot_no]
+                slot.subscribe(client)
+                verb(slot, args, client)
+                return
+            raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
+        except v.RequestError as e:
+            self.send_error(client, slot_no, e.code, e.message)
+
+    def _enqueue(self, slot: Slot, op: Op) -> None:
+        if slot.enqueue(op):
+            self._ready.put(slot.number)
+
+    # server-level addresses
+
+    def _hello(self, args: list, client: Client) -> None:
+        v.count(args, 1, 2, "hello")
+        port = v.integer(args[0], "reply port", 1, 65535)
+        if len(args) == 2:
+            v.text(args[1], "client name")
+        self.clients[client] = port
+        self.clients.move_to_end(client)
+        if len(self.clients) > MAX_CLIENTS:
+            self.clients.popitem(last=False)
+        self.send_to(client, "/flowsynth/welcome", [PROTOCOL_VERSION, __version__])
+
+    def _ping(self, args: list, client: Client) -> None:
+        v.count(args, 0, 1, "ping")
+        self.send_to(client, "/flowsynth/pong", args)
+
+    def _models(self, args: list, client: Client) -> None:
+        v.count(args, 0, 0, "models")
+        try:
+            names = [str(n) for n in self._list_models()]
+        except Exception as e:
+            raise v.RequestError("internal", f"cannot list models: {e}") from None
+        # Everything must fit one datagram; no server is expected to offer this many.
+        while names and sum(len(n) + 8 for n in names) > 60000:
+            names.pop()
+        self.send_to(client, "/flowsynth/models", names)
+
+    def _stats(self, args: list, client: Client) -> None:
+        v.count(args, 0, 0, "stats")
+        pending = sum(len(s.pending) for s in self.slots.values())
+        self.send_to(client, "/flowsynth/stats",
+                     [self.received, self.errors, pending, self.work.depth(), _rss_kb()])
+
+    # per-slot addresses
+
+    def _slot_hello(self, slot: Slot, args: list, client: Client) -> None:
+        self._hello(args, client)  # subscribing already happened on the way in
+
+    def _need_model(self, slot: Slot) -> HostedModel:
+        model = slot.model
+        if model is None:
+            raise v.RequestError(
+                "no_model", f"slot {slot.number} has no model; send /flowsynth/{slot.number}/load "
+                            "<model> (/flowsynth/models lists them)")
+        return model
+
+    def _info(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 0, 0, "info")
+        self._need_model(slot)
+        self._enqueue(slot, Op("info", None, [client]))
+
+    def _macro(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 2, 2, "macro")
+        model = self._need_model(slot)
+        i = v.integer(args[0], "macro index", 0, max(len(model.macro_names) - 1, 0))
+        if not model.macro_names:
+            raise v.bad_args("this slot's model has no macros")
+        self._enqueue(slot, Op("macro", {i: v.unit(args[1], "macro value")}, [client]))
+
+    def _macros(self, slot: Slot, args: list, client: Client) -> None:
+        model = self._need_model(slot)
+        vals = v.vector(args, len(model.macro_names), "macros", 0.0, 1.0)
+        self._enqueue(slot, Op("macros", vals, [client]))
+
+    def _latent(self, slot: Slot, args: list, client: Client) -> None:
+        model = self._need_model(slot)
+        vals = v.vector(args, int(model.latent_dim), "latent")
+        self._enqueue(slot, Op("latent", vals, [client]))
+
+    def _preset(self, slot: Slot, args: list, client: Client) -> None:
+        model = self._need_model(slot)
+        vals = v.vector(args, len(model.param_names), "preset", 0.0, 1.0)
+        self._enqueue(slot, Op("preset", vals, [client]))
+
+    def _anchor(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 1, 1, "anchor")
+        which = v.which(args[0])
+        self._need_model(slot)
+        self._enqueue(slot, Op("anchor", which, [client]))
+
+    def _morph(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 1, 1, "morph")
+        t = v.unit(args[0], "morph position")
+        self._need_model(slot)
+        self._enqueue(slot, Op("morph", t, [client]))
+
+    def _explore(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 1, 2, "explore")
+        radius = v.number(args[0], "explore radius")
+        if radius < 0:
+            raise v.bad_args(f"explore radius must be >= 0, got {radius:g}")
+        seed = v.integer(args[1], "explore seed", 0, 2**31 - 1) if len(args) == 2 else None
+        self._need_model(slot)
+        self._enqueue(slot, Op("explore", (radius, seed), [client]))
+
+    def _render(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 0, 1, "render")
+        path = None
+        if args:
+            path = v.text(args[0], "render path")
+            if not path.lower().endswith(".wav"):
+                raise v.bad_args(f"render path {path[:200]!r} must end in .wav")
+            path = v.inside(path, self._audio_dirs(), "render path")
+            if os.path.isdir(path) or not os.path.isdir(os.path.dirname(path)):
+                raise v.bad_args(f"cannot write a file at {path[:200]!r}: its folder is missing")
+        self._need_model(slot)
+        self._enqueue(slot, Op("render", path, [client]))
+
+    def _audio_dirs(self) -> list[str]:
+        dirs = list(self.config.allow_dirs)
+        if self.config.output_dir:
+            dirs.append(self.config.output_dir)
+        return dirs
+
+    def _sketch(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 1, 1, "sketch")
+        path = v.inside(v.text(args[0], "audio path"), self._audio_dirs(), "audio file")
+        model = self._need_model(slot)
+        cfg = self.config
+
+        def job() -> None:
+            try:
+                audio = load_audio(path, int(model.sample_rate), cfg.max_audio_seconds,
+                                   cfg.max_audio_bytes)
+                z = np.asarray(model.latent_from_audio(audio[None]), dtype=np.float32)[0]
+                self._enqueue(slot, Op("sketch_result", (z, model), [client]))
+            except v.RequestError as e:
+                self.send_error(client, slot.number, e.code, e.message)
+                self.send_slot(slot, "busy", [0])
+            except Exception as e:
+                log.exception("sketch failed")
+                self.send_error(client, slot.number, "internal", f"sketch failed: {e}"[:300])
+                self.send_slot(slot, "busy", [0])
+
+        self.send_slot(slot, "busy", [1])
+        try:
+            self.work.submit(job)
+        except v.RequestError:
+            self.send_slot(slot, "busy", [0])
+            raise
+
+    def _load(self, slot: Slot, args: list, client: Client) -> None:
+        v.count(args, 1, 1, "load")
+        target = self._model_target(v.text(args[0], "model name"))
+
+        def job() -> None:
+            try:
+                model = self._loader(target)
+                _check_model(model)
+            except v.RequestError as e:
+                self.send_error(client, slot.number, e.code, e.message)
+                return
+            except (LookupError, FileNotFoundError, ValueError, OSError) as e:
+                self.send_error(client, slot.number, "unknown_model",
+                                f"cannot load model {target[:200]!r}: {e}"[:400])
+                return
+            except Exception as e:
+                log.exception("loading %s failed", target)
+                self.send_error(client, slot.number, "internal", f"loading failed: {e}"[:300])
+                return
+            log.info("slot %d: loaded %s", slot.number, model.name)
+            self._enqueue(slot, Op("install", model, [client]))
+
+        self.work.submit(job)
+
+    def _model_target(self, name: str) -> str:
+        """A model name passes to the loader; a path must lie in a models folder."""
+        if not any(c in name for c in "/\\") and not name.startswith((".", "~")):
+            return name
+        dirs = self.config.models_dirs
+        if not os.path.isabs(v.native_path(name)):
+            for d in dirs:
+                candidate = os.path.join(d, name)
+                try:
+                    return v.inside(candidate, dirs, "model path")
+                except v.RequestError:
+                    continue
+        return v.inside(name, dirs, "model path")
+
+    # --- control thread ----------------------------------------------------------------------
+
+    def _control_loop(self) -> None:
+        while True:
+            number = self._ready.get()
+            if number is None:
+                return
+            slot = self.slots[number]
+            try:
+                ops = slot.take()
+                if not ops:
+                    continue
+                slot.state, events = run_batch(slot.state, ops, slot.rng)
+                self._emit(slot, events)
+            except Exception:  # run_batch catches model errors; this is for our own bugs
+                log.exception("slot %d: batch failed", number)
+
+    def _emit(self, slot: Slot, events: list) -> None:
+        for ev in events:
+            kind = ev[0]
+            if kind == "reply":
+                self.send_slot(slot, ev[1], ev[2])
+            elif kind == "error":
+                for client in ev[1]:
+                    self.send_error(client, slot.number, ev[2], ev[3])
+            elif kind == "render":
+                _, clients, params, path, model = ev
+                try:
+                    self.work.submit(lambda: self._render_job(slot, clients, params, path, model))
+                except v.RequestError as e:
+                    for client in clients:
+                        self.send_error(client, slot.number, e.code, e.message)
+
+    def _render_job(self, slot: Slot, clients: list[Client], params: np.ndarray,
+                    path: str | None, model: HostedModel) -> None:
+        try:
+            from bridge.synth.base import Note
+
+            synth = self._synth(str(model.synth_name))
+            sr = int(model.sample_rate)
+            audio = np.asarray(synth.render(params[None], Note(*RENDER_NOTE), sample_rate=sr))[0]
+            if path is None:
+                self._render_count += 1
+                name = f"slot{slot.number}-{time.strftime('%Y%m%d-%H%M%S')}-{self._render_count}.wav"
+                path = os.path.join(self.config.output_dir or ".", name)
+            save_wav(path, audio, sr)
+        except Exception as e:
+            log.exception("render failed")
+            for client in clients:
+                self.send_error(client, slot.number, "internal", f"render failed: {e}"[:300])
+            return
+        self.send_slot(slot, "rendered", [path])
+
+    def _synth(self, name: str) -> object:
+        # Only the worker thread calls this, so the cache needs no lock.
+        synth = self._synths.get(name)
+        if synth is None:
+            if self._get_synth is None:
+                from bridge.synth import get_synth
+
+                synth = get_synth(name)
+            else:
+                synth = self._get_synth(name)
+            self._synths[name] = synth
+        return synth
+
+
+def _check_model(model: object) -> None:
+    missing = [a for a in ("name", "synth_name", "param_names", "macro_names", "latent_dim",
+                           "sample_rate", "params_from_latent", "latent_from_params",
+                           "latent_from_macros", "macros_from_latent", "latent_from_audio")
+               if not hasattr(model, a)]
+    if missing:
+        raise v.RequestError("internal", f"the loader returned something that is not a "
+                                         f"HostedModel (missing {', '.join(missing)})")
