@@ -1,0 +1,190 @@
+"""The model parts: flows are invertible, losses behave, saved files load safely."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bridge.models.configs import ModelConfig, get_config
+from bridge.models.flowsynth import FlowSynth
+from bridge.models.macros import dial_to_latent, latent_to_dial
+from bridge.models.param_loss import ParamLoss
+from bridge.models.saved import Macros, ModelFileError, SavedModel, build_net
+from bridge.synth import get_synth
+from bridge.synth.base import Note
+
+N_MELS, N_FRAMES = 32, 22
+
+
+def _net(kind: str = "flow", encoding: str = "numcat++", **kw):
+    spec = get_synth("subtractive").spec.subset("32")
+    cfg = get_config("tiny", kind=kind, encoding=encoding, **kw)
+    torch.manual_seed(0)
+    return build_net(cfg, spec, 2, N_MELS, N_FRAMES).eval(), spec, cfg
+
+
+@pytest.mark.parametrize("encoding", ["num", "numcat", "numcat++"])
+def test_regression_flow_inverse_on_random_and_real_presets(encoding):
+    net, spec, cfg = _net(encoding=encoding, regression_layers=6)
+    with torch.no_grad():
+        z = torch.randn(64, net.latent_dim)
+        v, _ = net.regression(z)
+        z_back = net.latent_from_params(v)
+        assert (z_back - z).abs().max() < 1e-4
+        # Real presets (exact one-hot parts) go to z and come back to the same preset.
+        rng = np.random.default_rng(1)
+        presets = get_synth("subtractive").sample_presets(rng, 64, "natural")
+        learn = get_synth("subtractive").spec.restrict(spec, presets)
+        enc = torch.from_numpy(spec.encode(learn, cfg.encoding))
+        v2, _ = net.regression(net.latent_from_params(enc))
+        assert (v2 - enc).abs().max() < 1e-4
+        np.testing.assert_allclose(
+            spec.decode(v2.numpy(), cfg.encoding), spec.quantize(learn), atol=1e-4
+        )
+
+
+def test_latent_dim_equals_encoding_size():
+    for enc in ("num", "numcat", "numcat++"):
+        net, spec, _ = _net(encoding=enc)
+        assert net.latent_dim == spec.encoded_size(enc)
+    assert _net(encoding="numcat++")[0].latent_dim > _net(encoding="num")[0].latent_dim
+
+
+@pytest.mark.parametrize(
+    "kind,posterior",
+    [
+        ("flow", "iaf"),
+        ("flow", "realnvp"),
+        ("flow", "none"),
+        ("vae_mlp", "none"),
+        ("mlp", "none"),
+        ("cnn", "none"),
+    ],
+)
+def test_every_model_trains_one_step(kind, posterior):
+    net, spec, cfg = _net(kind=kind, posterior_flow=posterior, tag_pairs=("dark_bright",))
+    net.train()
+    x = torch.randn(8, 2, N_MELS, N_FRAMES)
+    v = torch.from_numpy(
+        spec.encode(spec.sample_uniform(np.random.default_rng(0), 8), cfg.encoding)
+    )
+    tags = torch.tensor([[1.0], [-1.0], [0.0], [1.0], [0.0], [-1.0], [1.0], [0.0]])
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    out = net.loss(x, v, tags, 0.5)
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    opt.step()
+    assert net.eval().infer(x).shape == (8, spec.encoded_size(cfg.encoding))
+
+
+def test_param_loss_is_zero_for_perfect_scores_and_counts_accuracy():
+    spec = get_synth("subtractive").spec.subset("16")
+    loss = ParamLoss(spec, "numcat++", temperature=0.2)
+    v = torch.from_numpy(spec.encode(spec.sample_uniform(np.random.default_rng(0), 16), "numcat++"))
+    # One-hot targets scaled up give confident, right answers.
+    sharp = v.clone()
+    for s in spec.layout("numcat++"):
+        if s.width > 1:
+            sharp[:, s.start : s.start + s.width] *= 10
+    out = loss(sharp, v)
+    assert out["mse"] == 0 and out["acc"] == 1 and out["ce"] < 1e-6
+    assert loss(torch.zeros_like(v), v)["acc"] < 1
+
+
+def test_disentangling_prior_pulls_tagged_dimensions_apart():
+    net, _, _ = _net(tag_pairs=("dark_bright", "calm_aggressive"))
+    z = torch.zeros(3, net.latent_dim)
+    z[:, 0] = torch.tensor([2.0, -2.0, 0.0])
+    labels = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])
+    wrong = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    good, bad = net.log_prior(z, labels), net.log_prior(z, wrong)
+    assert (good[:2] > bad[:2]).all() and good[2] == bad[2]
+
+
+def test_dials_map_to_latent_and_back():
+    m = Macros([0, 3], ["a", "b"], [0.5, -1.0], [2.0, 0.3], [0.0] * 5)
+    u = np.random.default_rng(0).random((20, 2))
+    np.testing.assert_allclose(latent_to_dial(m, dial_to_latent(m, u)), u, atol=1e-9)
+    ends = dial_to_latent(m, np.array([[0.0, 0.0], [1.0, 1.0]]))
+    assert np.all(np.abs(ends - np.array(m.center)) < 2.4 * np.array(m.scale) + 1e-9)
+
+
+def _saved(tmp_path) -> tuple[SavedModel, str]:
+    net, spec, cfg = _net()
+    synth = get_synth("subtractive")
+    from bridge.audio.features import FeatureConfig
+
+    model = SavedModel(
+        net=net,
+        cfg=cfg,
+        spec=synth.spec,
+        learn_spec=spec,
+        synth_name="subtractive",
+        features=FeatureConfig(n_mels=N_MELS, hop=4096, n_fft=8192),
+        notes=[Note(60, 100, 0.5, 2.0)] * 2,
+        n_frames=N_FRAMES,
+        norm={"mean": -50.0, "std": 20.0},
+        macros=Macros([0], ["m"], [0.0], [1.0], [0.0] * net.latent_dim),
+    )
+    path = tmp_path / "m.pt"
+    model.save(path)
+    return model, str(path)
+
+
+def test_saved_model_round_trip(tmp_path):
+    model, path = _saved(tmp_path)
+    back = SavedModel.load(path)
+    x = torch.randn(3, 2, N_MELS, N_FRAMES)
+    with torch.no_grad():
+        assert torch.equal(model.net.infer(x), back.net.infer(x))
+    assert back.learn_spec.names == model.learn_spec.names and back.macros == model.macros
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_foreign_and_damaged_files_get_clear_errors(tmp_path):
+    _, path = _saved(tmp_path)
+    data = open(path, "rb").read()
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(data[: len(data) // 2])
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    for f in (damaged, text, other):
+        with pytest.raises(ModelFileError, match="flowsynth model"):
+            SavedModel.load(f)
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        SavedModel.load(tmp_path / "missing.pt")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_loading_never_runs_pickled_code(tmp_path, capsys):
+    evil = tmp_path / "evil.pt"
+    torch.save({"flowsynth_meta": "{}", "state_dict": {}, "x": _Boom()}, evil)
+    with pytest.raises(ModelFileError):
+        SavedModel.load(evil)
+    assert "pickled code ran" not in capsys.readouterr().out
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="model kind"):
+        ModelConfig(kind="transformer")
+    with pytest.raises(ValueError, match="encoding"):
+        ModelConfig(encoding="onehot")
+    with pytest.raises(ValueError, match="unknown config"):
+        get_config("huge")
+    cfg = get_config("default")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_flowsynth_latent_is_deterministic_in_eval():
+    net, _, _ = _net()
+    assert isinstance(net, FlowSynth)
+    x = torch.randn(2, 2, N_MELS, N_FRAMES)
+    with torch.no_grad():
+        assert torch.equal(net.latent(x)[0], net.latent(x)[0])
