@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import inspect
 import logging
 import os
 import signal
@@ -20,7 +19,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-MODEL_EXTENSIONS = (".pt", ".pth", ".ckpt", ".ts", ".torchscript", ".zip")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -79,18 +77,25 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(output_dir, exist_ok=True)
 
     loader, list_models, get_synth, default = _model_source(args.model_factory, models_dirs)
+    # Model paths sent over OSC must lie in a models folder; the shipped folder is one.
+    path_dirs = models_dirs + [d for d in _shipped_dirs() if d not in models_dirs]
     config = ServerConfig(host=args.host, port=args.port, reply_port=args.reply_port,
-                          allow_dirs=allow_dirs, models_dirs=models_dirs, output_dir=output_dir,
+                          allow_dirs=allow_dirs, models_dirs=path_dirs, output_dir=output_dir,
                           queue_size=args.queue_size)
     server = OSCServer(loader, list_models, config, get_synth=get_synth)
 
-    model_name = args.model or default
     model = None
-    if model_name:
+    if args.model:
         try:
-            model = server.load_slot(1, model_name)
+            model = server.load_slot(1, args.model)
         except Exception as e:  # a bad --model stops start-up with its reason
-            raise ValueError(f"cannot load --model {model_name}: {e}") from None
+            raise ValueError(f"cannot load --model {args.model}: {e}") from None
+    elif default:
+        try:
+            model = server.load_slot(1, default)
+        except Exception as e:  # no shipped model yet: serve anyway, slots empty
+            logging.getLogger("flowsynth.server").warning(
+                "the default model %s did not load (%s); slot 1 starts empty", default, e)
     torch = sys.modules.get("torch")  # pinned only if a model brought it in: importing is slow
     if torch is not None:
         torch.set_num_threads(1)
@@ -162,32 +167,23 @@ def _model_source(factory: str | None, models_dirs: list[str]):
         first = names()
         return loader, names, getattr(module, "get_synth", None), (first[0] if first else None)
 
-    import bridge.models as models
-
-    load_hosted = getattr(models, "load_hosted", None)
+    from bridge.models import registry
 
     def loader(name: str):
-        if load_hosted is None:
-            raise LookupError("this version has no model loader (bridge.models.load_hosted)")
-        if "models_dirs" in inspect.signature(load_hosted).parameters:
-            return load_hosted(name, models_dirs=models_dirs)
-        return load_hosted(name)
+        return registry.load_hosted(name, models_dirs=models_dirs)
 
     def list_models() -> list[str]:
-        lister = getattr(models, "list_models", None)
-        if callable(lister):
-            if "models_dirs" in inspect.signature(lister).parameters:
-                return list(lister(models_dirs=models_dirs))
-            return list(lister())
-        found = []
-        for d in models_dirs:
-            for p in sorted(Path(d).iterdir()):
-                if p.suffix in MODEL_EXTENSIONS:
-                    found.append(p.stem)
-        return found
+        return registry.list_models(models_dirs)
 
-    default = getattr(models, "DEFAULT_MODEL", None)
-    return loader, list_models, None, default
+    return loader, list_models, None, registry.DEFAULT_MODEL
+
+
+def _shipped_dirs() -> list[str]:
+    try:
+        from bridge.models.registry import SHIPPED_DIR
+    except ImportError:
+        return []
+    return [os.path.realpath(SHIPPED_DIR)] if os.path.isdir(SHIPPED_DIR) else []
 
 
 def _import(name: str):

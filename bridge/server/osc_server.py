@@ -9,6 +9,7 @@ render, load) can take a second and must never hold up either.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -273,7 +274,8 @@ class OSCServer:
             else:
                 messages = [m.message for m in OscPacket(data).messages]
         except Exception as e:  # python-osc raises several types for malformed datagrams
-            self.send_error(client, 0, "bad_args", f"not an OSC message ({len(data)} bytes): {e}"[:300])
+            msg = f"not an OSC message ({len(data)} bytes): {e}"
+            self.send_error(client, 0, "bad_args", msg[:300])
             return
         for m in messages:
             self._message(m.address, list(m.params), client)
@@ -511,11 +513,11 @@ class OSCServer:
                 for client in ev[1]:
                     self.send_error(client, slot.number, ev[2], ev[3])
             elif kind == "render":
-                _, clients, params, path, model = ev
+                job = functools.partial(self._render_job, slot, *ev[1:])
                 try:
-                    self.work.submit(lambda: self._render_job(slot, clients, params, path, model))
+                    self.work.submit(job)
                 except v.RequestError as e:
-                    for client in clients:
+                    for client in ev[1]:
                         self.send_error(client, slot.number, e.code, e.message)
 
     def _render_job(self, slot: Slot, clients: list[Client], params: np.ndarray,
@@ -528,7 +530,8 @@ class OSCServer:
             audio = np.asarray(synth.render(params[None], Note(*RENDER_NOTE), sample_rate=sr))[0]
             if path is None:
                 self._render_count += 1
-                name = f"slot{slot.number}-{time.strftime('%Y%m%d-%H%M%S')}-{self._render_count}.wav"
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                name = f"slot{slot.number}-{stamp}-{self._render_count}.wav"
                 path = os.path.join(self.config.output_dir or ".", name)
             save_wav(path, audio, sr)
         except Exception as e:

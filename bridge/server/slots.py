@@ -140,8 +140,8 @@ def _union(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 
 
 # Events the control thread turns into packets or work.
-# ("reply", verb, args) to the slot's subscribers (an array argument stands for its floats); ("error", clients, code, message);
-# ("render", clients, params, path, model).
+# ("reply", verb, args) to the slot's subscribers (an array argument stands for its floats);
+# ("error", clients, code, message); ("render", clients, params, path, model).
 
 
 class _Work:
@@ -247,7 +247,7 @@ def _apply(w: _Work, op: Op, rng: np.random.Generator, events: list) -> None:
     elif kind == "sketch_result":
         z, sketch_model = op.value
         if sketch_model is not model:
-            raise RequestError("busy", "the slot's model changed while the sketch ran; sketch again")
+            raise RequestError("busy", "the slot's model changed while the sketch ran; try again")
         _check_len(z, int(model.latent_dim), "sketch latent")
         w.set_z(z)
     elif kind == "anchor":

@@ -134,7 +134,8 @@ def inside(path: str, folders: Sequence[str], what: str) -> str:
         except ValueError:  # different drives on Windows
             continue
     where = ", ".join(folders) if folders else "none (start the server with --allow-dir)"
-    raise RequestError("not_allowed", f"{what} {path[:200]!r} is outside the allowed folders: {where}")
+    raise RequestError("not_allowed",
+                       f"{what} {path[:200]!r} is outside the allowed folders: {where}")
 
 
 def _kind(value: object) -> str:

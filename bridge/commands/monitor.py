@@ -1,0 +1,58 @@
+"""`flowsynth monitor`: say hello to a running server and print every reply it sends, with
+timestamps, until Ctrl-C; for watching what a device or controller makes the server do."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from bridge.commands.send import (
+    add_connection_arguments,
+    format_message,
+    reply_socket,
+    stamp,
+)
+from bridge.server.osc_server import encode
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_connection_arguments(p)
+    p.add_argument("--slot", type=int, action="append", default=[], metavar="S",
+                   help="also receive every reply about slot S, whoever caused it (repeatable)")
+    p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS",
+                   help="stop after SECONDS (default: run until Ctrl-C)")
+
+
+def run(args: argparse.Namespace) -> int:
+    for s in args.slot:
+        if not 1 <= s <= 16:
+            raise ValueError(f"--slot {s} is outside 1..16")
+    server = (args.host, args.port)
+    sock = reply_socket(args.host)
+    port = sock.getsockname()[1]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        sock.sendto(encode("/flowsynth/hello", [port, "flowsynth-monitor"]), server)
+        for s in args.slot:
+            # /flowsynth/S/hello registers like hello and subscribes this client to slot S.
+            sock.sendto(encode(f"/flowsynth/{s}/hello", [port, "flowsynth-monitor"]), server)
+        print(f"{stamp()} listening on port {port} for replies from {args.host}:{args.port} "
+              "(Ctrl-C stops)", flush=True)
+        sock.settimeout(0.25)
+        ends = threading.Timer(args.duration, stop.set) if args.duration > 0 else None
+        if ends:
+            ends.start()
+        while not stop.is_set():
+            try:
+                data, _ = sock.recvfrom(65536)
+            except (TimeoutError, ConnectionRefusedError):
+                continue
+            print(f"{stamp()} {format_message(data)}", flush=True)
+        if ends:
+            ends.cancel()
+    finally:
+        sock.close()
+    return 0
