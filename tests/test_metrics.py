@@ -89,6 +89,8 @@ def test_zero_signals_are_finite() -> None:
 def test_one_dimensional_and_tiny_inputs() -> None:
     out = M.audio_metrics(np.zeros(1), np.zeros(1), SR)
     assert all(v.shape == (1,) for v in out.values())
+    empty = M.audio_metrics(np.zeros((0, 100)), np.zeros((0, 100)), SR)
+    assert all(v.shape == (0,) for v in empty.values())
 
 
 def test_batches_larger_than_a_chunk_are_consistent(noise: np.ndarray) -> None:

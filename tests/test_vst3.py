@@ -337,3 +337,9 @@ def test_real_plugin_renders() -> None:
     assert np.max(np.abs(audio[0])) > 1e-4, "the default preset rendered silence"
     clone = pickle.loads(pickle.dumps(synth))
     assert clone.spec == synth.spec
+
+
+def test_a_folder_that_is_no_plugin_fails_to_load_clearly(tmp_path: Path) -> None:
+    (tmp_path / "Empty.vst3").mkdir()
+    with pytest.raises(VST3Error, match=r"could not load .*Empty\.vst3"):
+        VST3Synth(tmp_path / "Empty.vst3")

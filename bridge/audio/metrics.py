@@ -75,7 +75,7 @@ def _magnitude(audio: np.ndarray, n_fft: int, hop: int) -> torch.Tensor:
 
 def _chunked(fn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     parts = [fn(x[i : i + _CHUNK], y[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)]
-    return np.concatenate(parts)
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def spectral_convergence(
@@ -137,6 +137,8 @@ def mfcc(audio: np.ndarray, sample_rate: int, n_mfcc: int = N_MFCC) -> np.ndarra
         power = _magnitude(x[i : i + _CHUNK], MFCC_N_FFT, MFCC_HOP) ** 2
         db = 10.0 * torch.log10(torch.clamp(fb @ power, min=10.0 ** (MFCC_FLOOR_DB / 10.0)))
         out.append(_dct_ortho(db)[:, :n_mfcc])
+    if not out:
+        return np.zeros((0, n_mfcc, 1 + x.shape[1] // MFCC_HOP), dtype=np.float32)
     return torch.cat(out).float().numpy()
 
 
