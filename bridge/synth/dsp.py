@@ -22,6 +22,9 @@ import math
 import numpy as np
 from numba import njit
 
+from bridge.synth.base import Note
+from bridge.synth.spec import SpecError
+
 LN1000 = math.log(1000.0)
 ATTACK_K = 1.5
 ATTACK_TARGET = 1.0 / (1.0 - math.exp(-ATTACK_K))
@@ -74,6 +77,19 @@ def row_seeds(presets: np.ndarray) -> np.ndarray:
         h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
         seeds[i] = (h ^ (h >> 31)) or 1
     return seeds
+
+
+def check_render_args(note: Note, sample_rate: int) -> tuple[int, int]:
+    """(held samples, total samples), or a SpecError that says what is wrong."""
+    if not isinstance(note, Note):
+        raise SpecError(f"note must be a bridge.synth.Note, got {type(note).__name__}")
+    if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 192000:
+        raise SpecError(
+            f"sample_rate must be an integer between 8000 and 192000 Hz, got {sample_rate!r}"
+        )
+    n = int(round(note.duration * sample_rate))
+    held = int(round(note.held * sample_rate))
+    return held, n
 
 
 # --- envelopes ---------------------------------------------------------------------------------
@@ -241,7 +257,8 @@ def wavetables(waves: np.ndarray, max_freq: np.ndarray, sample_rate: float) -> n
     """
     waves = np.asarray(waves)
     n_harm = np.floor(0.5 * sample_rate / np.maximum(np.asarray(max_freq, np.float64), 1e-3))
-    n_harm = np.clip(n_harm, 1, TABLE_SIZE // 2 - 1)
+    # 0 harmonics (silence) for an oscillator whose fundamental is over Nyquist
+    n_harm = np.clip(n_harm, 0, TABLE_SIZE // 2 - 1)
     h = np.arange(TABLE_SIZE // 2 + 1, dtype=np.float64)
     hs = np.maximum(h, 1.0)
     saw = np.where(h >= 1, -2.0 / (np.pi * hs), 0.0)  # a rising ramp -1..1
@@ -270,9 +287,17 @@ def table_read(table: np.ndarray, phase: float) -> float:
 
 @njit(cache=True, fastmath=True)
 def sine_read(table: np.ndarray, phase: float) -> float:
-    """sin(2 pi phase) for any real phase (wrapped here), from ``SINE_TABLE``."""
-    phase -= math.floor(phase)
-    return table_read(table, phase)
+    """sin(2 pi phase) from ``SINE_TABLE`` for a phase in (-64, 64) cycles.
+
+    The offset and the power-of-two mask wrap the phase without a floor(): this sits on FM's
+    operator-to-operator dependency chain, where every cycle of latency counts.
+    """
+    pos = (phase + 64.0) * SINE_TABLE_SIZE
+    i = int(pos)
+    frac = pos - i
+    i &= SINE_TABLE_SIZE - 1
+    a = table[i]
+    return a + frac * (table[i + 1] - a)
 
 
 # --- output stage ------------------------------------------------------------------------------
@@ -302,19 +327,40 @@ def soft_limit_and_fade(out: np.ndarray, sample_rate: float, fade_s: float) -> N
             out[b, i] = x
 
 
+def halfband_taps(n_side: int = 12, beta: float = 8.0) -> np.ndarray:
+    """Odd-offset taps of a Kaiser-windowed half-band low-pass (its even taps are 0, centre 0.5).
+
+    ``n_side`` taps each side: with 12, flat (-0.01 dB) to 0.8 of the output Nyquist, -55 dB
+    at 1.2 of it and under -88 dB from 1.4.
+    """
+    m = np.arange(1, 2 * n_side, 2, dtype=np.float64)
+    half = 2 * n_side - 1
+    h = 0.5 * np.sinc(m / 2.0) * np.kaiser(2 * half + 1, beta)[half + m.astype(int)]
+    return h * (0.25 / h.sum())  # unity gain at DC: 0.5 + 2 * sum = 1
+
+
 @njit(cache=True, fastmath=True)
-def halfband_decimate(x: np.ndarray, taps: np.ndarray, out: np.ndarray) -> None:
-    """Decimate [B, 2T] to [B, T] with a symmetric low-pass FIR of odd length (centred)."""
+def halfband_decimate(x: np.ndarray, h_odd: np.ndarray, out: np.ndarray) -> None:
+    """[B, 2T] at twice the rate -> [B, T]: half-band low-pass (zero phase), keep every 2nd.
+
+    ``h_odd[j]`` is the tap at offsets +-(2j + 1); the centre tap is 0.5, the others are 0.
+    """
     n_rows, n = out.shape
-    m = taps.shape[0]
-    half = m // 2
     n_in = x.shape[1]
+    m = h_odd.shape[0]
+    reach = 2 * m - 1
     for b in range(n_rows):
         for i in range(n):
             c = 2 * i
-            acc = 0.0
-            for j in range(m):
-                idx = c + half - j
-                if 0 <= idx < n_in:
-                    acc += taps[j] * x[b, idx]
+            acc = 0.5 * x[b, c]
+            if reach <= c < n_in - reach:
+                for j in range(m):
+                    off = 2 * j + 1
+                    acc += h_odd[j] * (x[b, c - off] + x[b, c + off])
+            else:
+                for j in range(m):
+                    off = 2 * j + 1
+                    lo = x[b, c - off] if c - off >= 0 else 0.0
+                    hi = x[b, c + off] if c + off < n_in else 0.0
+                    acc += h_odd[j] * (lo + hi)
             out[b, i] = acc

@@ -22,7 +22,7 @@ from numba import njit
 from bridge.synth import dsp
 from bridge.synth.base import PAPER_NOTE, Note, Synth
 from bridge.synth.effects import apply_effects
-from bridge.synth.spec import Param, ParamSpec, SpecError
+from bridge.synth.spec import Param, ParamSpec
 
 CONTROL_RATE = 16
 MAX_UNISON = 7
@@ -99,19 +99,6 @@ SPEC = ParamSpec("subtractive", PARAMS, SUBSETS)
 COL = {p.name: i for i, p in enumerate(PARAMS)}
 
 
-def check_render_args(note: Note, sample_rate: int) -> tuple[int, int]:
-    """(held samples, total samples), or a SpecError that says what is wrong."""
-    if not isinstance(note, Note):
-        raise SpecError(f"note must be a bridge.synth.Note, got {type(note).__name__}")
-    if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 192000:
-        raise SpecError(
-            f"sample_rate must be an integer between 8000 and 192000 Hz, got {sample_rate!r}"
-        )
-    n = int(round(note.duration * sample_rate))
-    held = int(round(note.held * sample_rate))
-    return held, n
-
-
 class SubtractiveSynth(Synth):
     """Two oscillators, noise, a resonant multimode filter, ADSRs, an LFO and effects."""
 
@@ -121,7 +108,7 @@ class SubtractiveSynth(Synth):
     def render(self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050
                ) -> np.ndarray:
         norm = self.spec.check_norm(presets)
-        held, n = check_render_args(note, sample_rate)
+        held, n = dsp.check_render_args(note, sample_rate)
         real = self.spec.to_real(norm)
         sr = float(sample_rate)
         f0 = note.frequency
@@ -333,7 +320,7 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
                         o1 += dsp.table_read(t1, ph)
                     ph += ratio1[v] * pmul
                     if ph >= 1.0:
-                        ph -= 1.0
+                        ph -= math.floor(ph)
                     ph1[v] = ph
                 if g2 != 0.0:
                     for v in range(nv):
@@ -347,7 +334,7 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
                             o2 += dsp.table_read(t2, ph)
                         ph += ratio2[v] * pmul
                         if ph >= 1.0:
-                            ph -= 1.0
+                            ph -= math.floor(ph)
                         ph2[v] = ph
                 x = g1 * o1 + g2 * o2
                 if gn != 0.0:
