@@ -96,7 +96,9 @@ def test_boolean_without_texts_and_missing_texts() -> None:
         {"name": "Sync", "boolean": True, "discrete": True, "steps": 2, "values": ["1", "1"]},
         {"name": "Mode", "discrete": True, "steps": 3, "values": []},
         {"name": "Huge", "discrete": True, "steps": 100000, "range_text": ["0", "50000", "1e5"]},
+        {"name": "Shape", "discrete": True, "steps": 3, "values": ["Saw", "Saw", "Pulse"]},
     ])
+    assert spec["Shape"].categories == ("Saw", "Saw (2)", "Pulse")
     assert spec["Sync"].categories == ("off", "on")
     assert (spec["Mode"].kind, spec["Mode"].steps, spec["Mode"].high) == ("numerical", 3, 2.0)
     assert spec["Huge"].steps == 0  # too many steps to list: continuous

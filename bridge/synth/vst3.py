@@ -178,8 +178,9 @@ def _param_for(spec_name: str, d: Mapping[str, Any]) -> Param | None:
     if boolean or discrete:
         numbers = _parse_numbers(values, label) if values else None
         if boolean or (values and numbers is None):
-            cats = _unique(values) if values and len(set(values)) == len(values) else ()
-            if boolean and not cats:
+            # Repeated texts still name distinct steps (suffixed); one text for all is constant.
+            cats = _unique(values) if len(set(values)) >= 2 else ()
+            if boolean and len(set(values)) != 2:
                 cats = ("off", "on")
             if len(cats) >= 2:
                 return Param(spec_name, "categorical", categories=cats, default=float(k_default),
