@@ -49,14 +49,17 @@ def tanh_fast(x: float) -> float:
     return x * (27.0 + x2) / (27.0 + 9.0 * x2)
 
 
+_RNG_MUL = np.uint64(2685821657736338717)  # a uint64 constant: a bare literal would be int64
+
+
 @njit(cache=True)
 def rng_next(state: np.uint64) -> tuple[np.uint64, float]:
     """xorshift64*: returns the new state and a uniform float in [-1, 1)."""
-    x = state
+    x = np.uint64(state)
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
-    out = x * np.uint64(2685821657736338717)
+    out = x * _RNG_MUL
     return x, float(out >> np.uint64(11)) * (2.0 / 9007199254740992.0) - 1.0
 
 
