@@ -29,7 +29,14 @@ from bridge import __version__
 from bridge.models.hosted import HostedModel
 from bridge.server import validate as v
 from bridge.server.slots import Client, Op, Slot, run_batch
-from bridge.server.worker import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, WorkQueue, load_audio, save_wav
+from bridge.server.worker import (
+    MAX_AUDIO_BYTES,
+    MAX_AUDIO_SECONDS,
+    WorkQueue,
+    load_audio,
+    save_wav,
+    warm_up,
+)
 
 log = logging.getLogger("flowsynth.server")
 
@@ -183,6 +190,7 @@ class OSCServer:
         self._sock = sock
         self.address = sock.getsockname()[:2]
         self.work.start()
+        self.work.submit(warm_up)
         for target, name in ((self._receive_loop, "flowsynth-receive"),
                              (self._control_loop, "flowsynth-control")):
             t = threading.Thread(target=target, name=name, daemon=True)

@@ -80,6 +80,16 @@ class WorkQueue:
 # the same limits while it is not there.
 
 
+def warm_up() -> None:
+    """Import what the first sketch needs (audio decoding, resampling: about a second) before
+    a user waits for it."""
+    try:
+        import bridge.audio.io  # noqa: F401
+    except ImportError:
+        import soundfile  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+
 def load_audio(path: str, sample_rate: int, max_seconds: float = MAX_AUDIO_SECONDS,
                max_bytes: int = MAX_AUDIO_BYTES) -> np.ndarray:
     """Mono float32 audio at ``sample_rate``; ``bad_audio`` for anything it cannot use."""
