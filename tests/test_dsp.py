@@ -15,8 +15,9 @@ def alias_db(y: np.ndarray, sr: float, f0: float) -> float:
     x = np.abs(np.fft.rfft(y * np.blackman(len(y)))) ** 2
     f = np.fft.rfftfreq(len(y), 1.0 / sr)
     k = f / f0
-    harmonic = np.abs(k - np.round(k)) * f0 < 8.0
-    fundamental = x[np.abs(f - f0) < 8.0].sum()
+    tol = max(8.0, 4.0 * sr / len(y))  # the Blackman window's main lobe: 3 bins each side
+    harmonic = np.abs(k - np.round(k)) * f0 < tol
+    fundamental = x[np.abs(f - f0) < tol].sum()
     return float(10 * np.log10(x[~harmonic & (f > 20)].sum() / fundamental))
 
 

@@ -1,0 +1,203 @@
+"""The built-in subtractive synth: spec, sound quality bounds, determinism, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import hilbert
+
+from bridge.synth import Note, SpecError, get_synth
+from bridge.synth.subtractive import SPEC, SubtractiveSynth
+
+SR = 22050
+SHORT = Note(60, 100, 0.5, 0.8)
+
+
+@pytest.fixture(scope="module")
+def synth() -> SubtractiveSynth:
+    return SubtractiveSynth()
+
+
+def preset(**values: float | str) -> np.ndarray:
+    return SPEC.from_values(values)
+
+
+# A transparent voice: one oscillator, filter wide open, no modulation, no effects.
+OPEN = {"osc2_level": 0.0, "filter_type": "highpass", "cutoff": 20.0, "resonance": 0.0,
+        "filter_env_amount": 0.0, "amp_sustain": 1.0, "velocity_sens": 0.0}
+
+
+def alias_db(y: np.ndarray, sr: float, f0: float) -> float:
+    x = np.abs(np.fft.rfft(y * np.blackman(len(y)))) ** 2
+    f = np.fft.rfftfreq(len(y), 1.0 / sr)
+    k = f / f0
+    tol = max(8.0, 4.0 * sr / len(y))  # the Blackman window's main lobe: 3 bins each side
+    harmonic = np.abs(k - np.round(k)) * f0 < tol
+    return float(10 * np.log10(x[~harmonic & (f > 20)].sum() / x[np.abs(f - f0) < tol].sum()))
+
+
+def steps(y: np.ndarray) -> np.ndarray:
+    return np.abs(np.diff(y))
+
+
+def assert_no_clicks(y: np.ndarray, sr: int) -> None:
+    """Onset and end start/finish near zero, with no jump far above the nearby signal's."""
+    ms = sr // 1000
+    assert abs(y[0]) < 1e-3 and abs(y[-1]) < 1e-3
+    assert steps(y[: 2 * ms]).max() <= 1.5 * np.percentile(steps(y[2 * ms : 60 * ms]), 99)
+    assert steps(y[-5 * ms :]).max() <= 1.5 * np.percentile(steps(y[-100 * ms : -20 * ms]), 99)
+
+
+def test_spec_shape() -> None:
+    assert 30 <= len(SPEC) <= 36
+    assert sum(p.is_categorical for p in SPEC) >= 5
+    assert all(p.group and p.description for p in SPEC)
+    assert len(SPEC.subsets["16"]) == 16 and len(SPEC.subsets["32"]) == 32
+    assert get_synth("subtractive").spec is SPEC
+    for name in ("cutoff", "amp_attack", "amp_release", "lfo_rate"):
+        assert SPEC[name].curve == "exp"
+
+
+def test_default_preset_sounds(synth: SubtractiveSynth) -> None:
+    y = synth.render(SPEC.defaults())
+    assert y.shape == (1, 4 * SR) and y.dtype == np.float32
+    rms = np.sqrt(np.mean(y[0, : 3 * SR] ** 2))
+    assert 0.03 < rms and np.abs(y).max() <= 1.0
+
+
+@pytest.mark.parametrize("wave", ["saw", "pulse", "triangle"])
+def test_3khz_note_aliasing_40db_down(synth: SubtractiveSynth, wave: str) -> None:
+    note = Note(102, 100, 1.0, 1.0)  # 2960 Hz, the closest MIDI note to 3 kHz
+    y = synth.render(preset(**OPEN, osc1_wave=wave, pulse_width=0.3), note, SR)[0]
+    assert alias_db(y[2000 : 2000 + SR // 2], SR, note.frequency) < -40.0
+
+
+def test_amp_envelope_times_within_5_percent(synth: SubtractiveSynth) -> None:
+    """Attack = note-on to peak; release = note-off to 60 dB under the level at note-off."""
+    attack, release = 0.2, 0.3
+    note = Note(69, 100, 0.5, 1.0)
+    y = synth.render(preset(**OPEN, osc1_wave="sine", amp_attack=attack, amp_release=release),
+                     note, SR)[0].astype(np.float64)
+    env = np.abs(hilbert(y))
+    env = np.convolve(env, np.ones(25) / 25, mode="same")  # tame the transform's ripple
+    peak = env[int(0.3 * SR) : int(0.45 * SR)].mean()
+    t_attack = np.argmax(env >= 0.995 * peak) / SR
+    assert t_attack == pytest.approx(attack, rel=0.05, abs=0.004)
+    off = int(note.held * SR)
+    t_release = np.argmax(env[off:] <= 1e-3 * peak) / SR
+    assert t_release == pytest.approx(release, rel=0.05)
+
+
+def test_note_ends_inside_render_when_release_allows(synth: SubtractiveSynth) -> None:
+    y = synth.render(preset(amp_release=0.1), Note(60, 100, 0.4, 1.0), SR)[0]
+    assert np.abs(y[int(0.7 * SR) :]).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"amp_attack": 0.001, "cutoff": 20000.0, "filter_type": "highpass"},
+     {"noise_level": 1.0, "amp_attack": 0.001, "amp_release": 10.0},
+     {"osc1_wave": "pulse", "resonance": 1.0, "amp_attack": 0.001, "reverb_mix": 1.0}],
+)
+def test_no_clicks_at_note_on_and_end(synth: SubtractiveSynth, values: dict) -> None:
+    assert_no_clicks(synth.render(preset(**values), SHORT, SR)[0], SR)
+
+
+def test_no_clipping_random_and_extreme(synth: SubtractiveSynth) -> None:
+    rng = np.random.default_rng(1)
+    n = len(SPEC)
+    batch = np.concatenate([
+        SPEC.sample_uniform(rng, 12), np.zeros((1, n)), np.ones((1, n)),
+        (rng.random((6, n)) > 0.5).astype(np.float32),
+        SPEC.from_values({"resonance": 1.0, "drive": 1.0, "unison_voices": 7,
+                          "noise_level": 1.0, "osc2_level": 1.0, "filter_type": "bandpass",
+                          "delay_mix": 1.0, "reverb_mix": 1.0, "chorus_mix": 1.0})[None],
+    ])
+    for note in (Note(60, 127, 0.4, 0.6), Note(24, 127, 0.4, 0.6), Note(108, 127, 0.4, 0.6)):
+        y = synth.render(batch, note, SR)
+        assert np.all(np.isfinite(y)) and np.abs(y).max() <= 1.0
+
+
+def test_deterministic_and_independent_of_batch_position(synth: SubtractiveSynth) -> None:
+    rng = np.random.default_rng(2)
+    batch = synth.sample_natural(rng, 4)
+    batch[1] = SPEC.from_values({"noise_level": 0.8, "lfo_shape": "sample_hold",
+                                 "lfo_amount": 0.5, "unison_voices": 5, "reverb_mix": 0.5})
+    a = synth.render(batch, SHORT, SR)
+    b = synth.render(batch, SHORT, SR)
+    np.testing.assert_array_equal(a, b)
+    alone = synth.render(batch[1:2], SHORT, SR)
+    moved = synth.render(np.stack([batch[3], batch[0], batch[1]]), SHORT, SR)
+    np.testing.assert_array_equal(alone[0], a[1])
+    np.testing.assert_array_equal(moved[2], a[1])
+    np.testing.assert_array_equal(moved[0], a[3])
+
+
+def test_every_category_renders_sound(synth: SubtractiveSynth) -> None:
+    base = SPEC.from_values({"lfo_amount": 0.3, "osc2_level": 0.8, "noise_level": 0.1})
+    rows, labels = [], []
+    for p in SPEC:
+        if p.is_categorical:
+            for k, cat in enumerate(p.categories):
+                rows.append(SPEC.from_values({p.name: k}, base))
+                labels.append(f"{p.name}={cat}")
+    y = synth.render(np.stack(rows), Note(60, 100, 0.3, 0.5), SR)
+    rms = np.sqrt(np.mean(y**2, axis=1))
+    assert np.all(np.isfinite(y))
+    silent = [lab for lab, r in zip(labels, rms, strict=True) if r < 1e-3]
+    assert not silent
+
+
+def test_velocity_scales_level(synth: SubtractiveSynth) -> None:
+    p = preset(velocity_sens=0.5)
+    soft = synth.render(p, Note(60, 30, 0.3, 0.5), SR)
+    hard = synth.render(p, Note(60, 127, 0.3, 0.5), SR)
+    assert np.abs(soft).max() < 0.5 * np.abs(hard).max()
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_other_sample_rates(synth: SubtractiveSynth, sr: int) -> None:
+    note = Note(69, 100, 0.3, 0.5)
+    y = synth.render(preset(**OPEN, osc1_wave="sine"), note, sr)
+    assert y.shape == (1, sr // 2) and np.all(np.isfinite(y))
+    x = np.abs(np.fft.rfft(y[0]))
+    assert np.argmax(x) * sr / len(y[0]) == pytest.approx(440.0, abs=2.0)
+    saw = synth.render(preset(**OPEN), Note(105, 100, 0.6, 0.6), sr)[0]  # 3.5 kHz
+    assert alias_db(saw[2000 : 2000 + sr // 4], sr, Note(105).frequency) < -40.0
+
+
+def test_effects_change_the_sound_and_zero_skips_them(synth: SubtractiveSynth) -> None:
+    dry = synth.render(preset(), SHORT, SR)
+    for fx in ("drive", "chorus_mix", "delay_mix", "reverb_mix"):
+        wet = synth.render(preset(**{fx: 0.8}), SHORT, SR)
+        assert np.abs(wet - dry).max() > 1e-3, fx
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [(np.zeros((2, 3)), "expected presets of"), (np.full((1, len(SPEC)), np.nan), "finite"),
+     (np.full((1, len(SPEC)), 1.5), "must lie in"), (np.zeros((2, 2, len(SPEC))), "expected")],
+)
+def test_invalid_presets_raise_spec_error(synth: SubtractiveSynth, bad: np.ndarray,
+                                          match: str) -> None:
+    with pytest.raises(SpecError, match=match):
+        synth.render(bad, SHORT, SR)
+
+
+def test_invalid_sample_rate_raises(synth: SubtractiveSynth) -> None:
+    with pytest.raises(SpecError, match="sample_rate"):
+        synth.render(SPEC.defaults(), SHORT, 100)
+
+
+def test_natural_presets(synth: SubtractiveSynth) -> None:
+    a = synth.sample_natural(np.random.default_rng(5), 400)
+    b = synth.sample_presets(np.random.default_rng(5), 400, "natural")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (400, len(SPEC)) and a.min() >= 0 and a.max() <= 1
+    real = SPEC.real_dict(a)
+    assert np.mean(real["lfo_amount"] == 0) > 0.6
+    assert np.mean(real["amp_attack"] < 0.02) > 0.6
+    assert np.mean(real["reverb_mix"] == 0) > 0.6 and np.mean(real["drive"] == 0) > 0.7
+    assert np.median(real["cutoff"]) > 500
+    y = synth.render(a[:8], SHORT, SR)
+    assert np.all(np.sqrt(np.mean(y**2, axis=1)) > 1e-3)
