@@ -222,10 +222,6 @@ def _render(real, mod, car, sine, f0, vel, held, sr, out):  # noqa: ANN001, ANN2
         fb1 = fb2 = 0.0
         for i in range(n):
             gate = i < held
-            e4, st4 = dsp.env_step(e4, st4, gate, k[3, 3], k[3, 0], k[3, 1], k[3, 2])
-            e3, st3 = dsp.env_step(e3, st3, gate, k[2, 3], k[2, 0], k[2, 1], k[2, 2])
-            e2, st2 = dsp.env_step(e2, st2, gate, k[1, 3], k[1, 0], k[1, 1], k[1, 2])
-            e1, st1 = dsp.env_step(e1, st1, gate, k[0, 3], k[0, 0], k[0, 1], k[0, 2])
             # the DX way: feed back the mean of the last two outputs (no 1-sample buzz)
             raw4 = dsp.sine_read(sine, p4 + fb * 0.5 * (fb1 + fb2))
             fb2 = fb1
@@ -235,6 +231,11 @@ def _render(real, mod, car, sine, f0, vel, held, sr, out):  # noqa: ANN001, ANN2
             y2 = dsp.sine_read(sine, p2 + m42 * y4 + m32 * y3) * e2 * g2
             y1 = dsp.sine_read(sine, p1 + m41 * y4 + m31 * y3 + m21 * y2) * e1 * g1
             out[b, i] = c1 * y1 + c2 * y2 + c3 * y3 + c4 * y4
+            # envelopes step after use, so the very first sample is exactly 0
+            e4, st4 = dsp.env_step(e4, st4, gate, k[3, 3], k[3, 0], k[3, 1], k[3, 2])
+            e3, st3 = dsp.env_step(e3, st3, gate, k[2, 3], k[2, 0], k[2, 1], k[2, 2])
+            e2, st2 = dsp.env_step(e2, st2, gate, k[1, 3], k[1, 0], k[1, 1], k[1, 2])
+            e1, st1 = dsp.env_step(e1, st1, gate, k[0, 3], k[0, 0], k[0, 1], k[0, 2])
             p1 += i1
             p2 += i2
             p3 += i3
