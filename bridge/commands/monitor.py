@@ -56,3 +56,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bridge.commands.serve import standalone
+
+    sys.exit(standalone("flowsynth monitor", __doc__, add_arguments, run))

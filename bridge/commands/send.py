@@ -99,3 +99,11 @@ def run(args: argparse.Namespace) -> int:
         return 1 if errors else 0
     finally:
         sock.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bridge.commands.serve import standalone
+
+    sys.exit(standalone("flowsynth send", __doc__, add_arguments, run))

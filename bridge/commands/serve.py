@@ -199,17 +199,18 @@ def _import(name: str):
     return importlib.import_module(name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs without the `flowsynth` dispatcher: python -m bridge.commands.serve."""
-    p = argparse.ArgumentParser(prog="flowsynth serve", description=__doc__.split("\n")[0])
-    add_arguments(p)
+def standalone(prog: str, doc: str, add: Callable, run_fn: Callable,
+               argv: list[str] | None = None) -> int:
+    """Run a command without the `flowsynth` dispatcher (python -m bridge.commands.NAME)."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    add(p)
     args = p.parse_args(argv)
     try:
-        return run(args)
+        return int(run_fn(args) or 0)
     except (ValueError, FileNotFoundError, LookupError) as e:
-        print(f"flowsynth serve: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone("flowsynth serve", __doc__, add_arguments, run))

@@ -39,9 +39,12 @@ def parse_overrides(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             value = raw
         if isinstance(defaults[key], list):
-            value = tuple(
-                value if isinstance(value, list) else [v for v in str(value).split(",") if v]
-            )
+            items = value if isinstance(value, list) else [v for v in str(value).split(",") if v]
+            cast = type(defaults[key][0]) if defaults[key] else str
+            try:
+                value = tuple(cast(v) for v in items)
+            except ValueError as e:
+                raise ValueError(f"--set {key}: {e}") from e
         out[key] = value
     return out
 

@@ -299,10 +299,10 @@ class OSCServer:
                 handler(args, client)
                 return
             if len(parts) == 4 and parts[0] == "" and parts[1] == "flowsynth":
+                slot_no = v.slot_number(parts[2])
                 verb = self._slot_verbs.get(parts[3])
                 if verb is None:
                     raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
-                slot_no = v.slot_number(parts[2])
                 slot = self.slots[slot_no]
                 slot.subscribe(client)
                 verb(slot, args, client)
