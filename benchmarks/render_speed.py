@@ -1,0 +1,145 @@
+"""Render speed of the built-in synths on one core, as a multiple of real time.
+
+Run: ``.venv/bin/python benchmarks/render_speed.py [--reps 7] [--batch 32]``. Prints JSON and
+writes benchmarks/results/render_speed.json. Each case renders a batch of 4 s notes (the
+papers' note: pitch 60, velocity 100, held 3 s) at 22.05 kHz; the number reported is the best
+of ``--reps`` repetitions (the machine is shared, so the best is the least disturbed), after a
+warm-up render that also pays numba's compile time. Threads are pinned to 1 and the process
+to one CPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+# before numba / torch / numpy start their thread pools
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import pedalboard  # noqa: E402
+import torch  # noqa: E402
+
+from bridge.synth import PAPER_NOTE, get_synth  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "render_speed.json"
+SAMPLE_RATE = 22050
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def best_time(render, presets: np.ndarray, reps: int) -> tuple[float, float]:  # noqa: ANN001
+    """(best, median) seconds of one call over ``reps`` repetitions, after a warm-up call."""
+    render(presets)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        render(presets)
+        times.append(time.perf_counter() - t)
+    return min(times), float(np.median(times))
+
+
+def case(name: str, synth, presets: np.ndarray, reps: int) -> dict:  # noqa: ANN001
+    def render(p: np.ndarray) -> np.ndarray:
+        return synth.render(p, PAPER_NOTE, SAMPLE_RATE)
+
+    best, median = best_time(render, presets, reps)
+    audio_s = len(presets) * PAPER_NOTE.duration
+    return {
+        "case": name,
+        "presets": len(presets),
+        "best_s": round(best, 5),
+        "median_s": round(median, 5),
+        "ms_per_note": round(1000 * best / len(presets), 3),
+        "x_realtime": round(audio_s / best, 1),
+        "x_realtime_median": round(audio_s / median, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=7, help="repetitions per case (best is kept)")
+    ap.add_argument("--batch", type=int, default=32, help="presets rendered per call")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    cases = []
+    for name in ("subtractive", "fm"):
+        synth = get_synth(name)
+        spec = synth.spec
+        rng = np.random.default_rng(args.seed)
+        natural = synth.sample_natural(rng, args.batch)
+        cases.append(case(f"{name}/default", synth, spec.defaults()[None], args.reps))
+        cases.append(case(f"{name}/natural", synth, natural, args.reps))
+        if name == "subtractive":
+            fx = natural.copy()
+            for p, value in (("drive", 0.3), ("chorus_mix", 0.5), ("delay_mix", 0.4),
+                             ("reverb_mix", 0.4)):
+                fx[:, spec.index(p)] = spec[p].to_norm(np.array(value))
+            cases.append(case(f"{name}/natural+all_effects", synth, fx, args.reps))
+            dry = natural.copy()
+            for p in ("drive", "chorus_mix", "delay_mix", "reverb_mix"):
+                dry[:, spec.index(p)] = 0.0
+            cases.append(case(f"{name}/natural_no_effects", synth, dry, args.reps))
+
+    result = {
+        "benchmark": "render_speed",
+        "note": "x_realtime = rendered audio seconds / wall seconds on one core; best of reps "
+                "(the machine is shared with other jobs, so timings are noisy; the median is "
+                "given too). Numba compile time is excluded (warm-up render first).",
+        "settings": {
+            "sample_rate": SAMPLE_RATE,
+            "note": PAPER_NOTE.to_dict(),
+            "batch": args.batch,
+            "reps": args.reps,
+            "seed": args.seed,
+            "threads": {"numba": numba.get_num_threads(), "torch": torch.get_num_threads()},
+            "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else None,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_model": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "torch": torch.__version__,
+            "pedalboard": pedalboard.__version__,
+        },
+        "cases": cases,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(args.out)  # never leave a half-written result
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
