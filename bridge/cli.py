@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, FileNotFoundError, PermissionError) as e:
+    except (UserError, ValueError, FileNotFoundError, FileExistsError, PermissionError) as e:
         # Every input problem surfaces as one line naming the problem and the fix.
         print(f"flowsynth {args.command}: error: {e}", file=sys.stderr)
         return 2

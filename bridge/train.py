@@ -63,6 +63,18 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _keep_metrics_until(path: Path, epoch: int) -> None:
+    """After a kill, drop metrics rows of epochs whose checkpoint never landed."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in rows if json.loads(line).get("epoch", 0) <= epoch]
+    if len(kept) != len(rows):
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        os.replace(tmp, path)
+
+
 def _lr_factor(cfg: ModelConfig, epoch: int) -> float:
     if cfg.lr_warmup_epochs <= 0:
         return 1.0
@@ -146,6 +158,7 @@ def train(
         if not quiet:
             print(f"resuming {out} at epoch {state['epoch']}")
     t0 = time.time() - state["elapsed"]
+    _keep_metrics_until(out / METRICS, state["epoch"])
     log = (out / METRICS).open("a")
     for epoch in range(state["epoch"], cfg.epochs):
         if epoch <= cfg.lr_warmup_epochs:
@@ -179,13 +192,6 @@ def train(
             **{f"train_{k}": round(v, 6) for k, v in tr.items()},
             **{f"valid_{k}": round(v, 6) for k, v in va.items()},
         }
-        log.write(json.dumps(row) + "\n")
-        log.flush()
-        if not quiet:
-            tqdm.write(
-                f"epoch {epoch + 1}/{cfg.epochs}  train {tr['loss']:.4f}  valid {va['loss']:.4f}"
-                f"  (mse {va['mse']:.4f} acc {va['acc']:.3f})" + ("  *" if improved else "")
-            )
         _atomic_torch_save(
             {
                 "net": net.state_dict(),
@@ -196,6 +202,13 @@ def train(
             },
             ckpt_path,
         )
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        if not quiet:
+            tqdm.write(
+                f"epoch {epoch + 1}/{cfg.epochs}  train {tr['loss']:.4f}  valid {va['loss']:.4f}"
+                f"  (mse {va['mse']:.4f} acc {va['acc']:.3f})" + ("  *" if improved else "")
+            )
         if state["stale"] >= cfg.early_stop_patience:
             if not quiet:
                 print(f"early stop: no improvement for {cfg.early_stop_patience} epochs")

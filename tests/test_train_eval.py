@@ -1,0 +1,123 @@
+"""`flowsynth train` and `flowsynth eval` end to end on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bridge.cli import main
+from bridge.data.render import RenderSettings, render_dataset
+from bridge.models.checkpoint_host import CheckpointModel
+from bridge.synth.base import Note
+
+EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from tests.conftest import SineSynth
+
+    root = tmp_path_factory.mktemp("data") / "sine"
+    settings = RenderSettings("testsine", 96, notes=(Note(60, 100, 0.5, 1.0),), shard_size=32)
+    render_dataset(settings, root, synth=SineSynth(), progress=False, log=lambda m: None)
+    return root
+
+
+def _train_cmd(data, out, *extra):
+    return [sys.executable, "-m", "bridge.cli", "train", "--data", str(data), "--out", str(out),
+            "--config", "tiny", "--set", f"epochs={EPOCHS}", "--set", "tag_pairs=dark_bright",
+            "--threads", "1", *extra]
+
+
+def _metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_is_killed_then_resumes_and_matches_an_uninterrupted_run(tiny_data, tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    full = tmp_path / "full"
+    t0 = time.time()
+    subprocess.run(_train_cmd(tiny_data, full), check=True, env=env, capture_output=True)
+    assert time.time() - t0 < 60
+    assert len(_metrics(full)) == EPOCHS and (full / "model.pt").is_file()
+
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(_train_cmd(tiny_data, cut), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (cut / "checkpoint.pt").exists():
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_metrics(cut))
+    assert 1 <= done < EPOCHS, "the run should have been killed midway"
+    assert not (cut / "model.pt").exists()
+
+    # Without --resume the folder is refused, with it the run finishes where it stopped.
+    refused = subprocess.run(_train_cmd(tiny_data, cut), env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    resumed = subprocess.run(_train_cmd(tiny_data, cut, "--resume"), env=env, capture_output=True,
+                             text=True, check=True)
+    assert "resuming" in resumed.stdout
+    rows = _metrics(cut)
+    assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
+    # Same seeds per epoch: the resumed run retraces the uninterrupted one.
+    np.testing.assert_allclose([r["valid_loss"] for r in rows],
+                               [r["valid_loss"] for r in _metrics(full)], rtol=1e-4)
+
+
+def test_trained_model_passes_eval_and_hosts(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--config", "tiny",
+                 "--set", "tag_pairs=dark_bright"]) == 0
+    assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean_preset" in printed and "SC" in printed
+    result = json.loads((out / "eval" / "eval.json").read_text())
+    for row in result["results"].values():
+        for key in ("num_mse", "cat_accuracy", "spectral_convergence", "log_spectral_mae",
+                    "mfcc_mae"):
+            assert np.isfinite(row[key]["mean"]) and np.isfinite(row[key]["std"])
+    assert (out / "eval" / "eval.md").read_text().startswith("# Evaluation")
+    assert (out / "eval" / "reconstructions.png").stat().st_size > 1000
+
+    host = CheckpointModel.load(out / "model.pt")
+    assert host.macro_names[0] == "dark-bright" and len(host.macro_names) <= 8
+    z = host.center()
+    v = host.params_from_latent(z)
+    assert v.shape == (1, 6) and v.min() >= 0 and v.max() <= 1
+    np.testing.assert_allclose(host.params_from_latent(host.latent_from_params(v)), v, atol=1e-4)
+    m = host.macros_from_latent(z)
+    np.testing.assert_allclose(host.latent_from_macros(m, z), z, atol=1e-4)
+    assert host.latent_from_audio(np.zeros((2, 5000), np.float32)).shape == (2, host.latent_dim)
+
+
+@pytest.mark.parametrize("config", ["baseline-mlp", "baseline-cnn", "baseline-vae-mlp"])
+def test_baselines_train_and_evaluate_the_same_way(tiny_data, tmp_path, config):
+    out = tmp_path / config
+    args = ["--set", "epochs=1", "--set", "hidden=32", "--set", "channels=4,8"]
+    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--config", config, *args]) == 0
+    assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data), "--no-plot"]) == 0
+    with pytest.raises(ValueError, match="no invertible latent"):
+        CheckpointModel.load(out / "model.pt")
+
+
+def test_bad_training_input_is_refused(tiny_data, tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+                 "--config", "huge"]) == 2
+    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+                 "--set", "wings=3"]) == 2
+    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
+                 "--config", "tiny", "--set", "tag_pairs=happy_sad"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config" in err and "no such config key" in err and "no tags" in err
