@@ -23,7 +23,7 @@ from bridge.synth.base import PAPER_NOTE, Note, Synth
 from bridge.synth.spec import Param, ParamSpec
 
 OVERSAMPLE = 2
-OUTPUT_GAIN = 0.6
+OUTPUT_GAIN = 0.8  # a lone full-level carrier peaks at 0.8 at velocity 127
 END_FADE_S = 0.01
 MAX_INDEX = 4.0 * math.pi  # modulation index (radians) of a modulator at level 1
 MAX_FEEDBACK = 1.6  # radians: beyond this the self-modulated sine turns to noise

@@ -30,7 +30,7 @@ WAVES = ("saw", "pulse", "triangle", "sine")
 FILTER_TYPES = ("lp24", "lp12", "bandpass", "highpass")
 LFO_SHAPES = ("sine", "triangle", "saw", "square", "sample_hold")
 LFO_TARGETS = ("pitch", "cutoff", "amplitude", "pulse_width")
-OUTPUT_GAIN = 0.55  # headroom: a full saw through an open filter peaks near 0.6
+OUTPUT_GAIN = 0.65  # headroom: a full saw through an open filter peaks near 0.7
 END_FADE_S = 0.01
 
 
