@@ -107,6 +107,30 @@ def encode(address: str, args: Sequence[object]) -> bytes:
     return head + _osc_string("".join(tags)) + b"".join(body)
 
 
+_FIXED_SIZE = {ord(c): n for c, n in (("i", 4), ("f", 4), ("c", 4), ("r", 4), ("m", 4),
+                                      ("h", 8), ("d", 8), ("t", 8), ("T", 0), ("F", 0),
+                                      ("N", 0), ("I", 0))}
+
+
+def _complete(data: bytes) -> bool:
+    """False for a message cut short. python-osc reads a missing trailing float as 0.0 (a
+    courtesy to Reaktor), which would set a dial to 0 from a truncated packet."""
+    end = data.find(b"\x00")
+    tags_at = (end // 4 + 1) * 4
+    if end < 0 or data[tags_at:tags_at + 1] != b",":
+        return True  # no type tags: python-osc decides
+    tags_end = data.find(b"\x00", tags_at)
+    if tags_end < 0:
+        return False
+    size = 0
+    for t in data[tags_at + 1:tags_end]:
+        n = _FIXED_SIZE.get(t)
+        if n is None:
+            return True  # strings and blobs carry their own lengths; python-osc checks them
+        size += n
+    return len(data) >= ((tags_end - tags_at) // 4 + 1) * 4 + tags_at + size
+
+
 def _rss_kb() -> int:
     try:
         with open("/proc/self/statm") as f:
@@ -278,6 +302,8 @@ class OSCServer:
     def _packet(self, data: bytes, client: Client) -> None:
         try:
             if data[:1] == b"/":
+                if not _complete(data):
+                    raise ValueError("the message is shorter than its type tags say")
                 messages = [OscMessage(data)]
             else:
                 messages = [m.message for m in OscPacket(data).messages]
