@@ -12,9 +12,11 @@ Descriptors (one float per preset, :data:`DESCRIPTORS` order):
   A bin is harmonic when H > 2 P, percussive when P > 2 H, residual otherwise (hard masks with
   margin 2). Shares are of the total spectral energy, so they sum to 1.
 - ``centroid_hz``: spectral centroid over the held part, weighted by energy.
-- ``flux``: how much the spectrum moves while the key is held: the mean L1 change between
-  consecutive square-root-compressed magnitude spectra, divided by their mean L1 size. Filter
-  sweeps, LFOs, tremolo and decays all raise it; a static drone scores near 0.
+- ``flux``: how much the spectrum moves while the key is held: band levels (magnitudes of 24
+  log-spaced bands from 50 Hz, about a third octave each) per frame, then the mean L1 change
+  between consecutive frames divided by their mean L1 size. Bands, not bins, so that steady
+  noise does not count as movement. Filter sweeps, LFOs, beating, tremolo and decays raise it;
+  a static drone scores near 0.
 - ``flatness``: Wiener entropy (geometric over arithmetic mean of the power spectrum, in [0, 1])
   per frame, averaged with frame energies as weights. Noise is near 1, a pure tone near 0.
 - ``hf_share``: share of the energy above :data:`HF_CUTOFF_HZ`.
@@ -38,8 +40,10 @@ Labels:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from scipy.ndimage import median_filter
+from numba import njit
 
 DESCRIPTORS: tuple[str, ...] = (
     "harmonic_share",
@@ -67,6 +71,9 @@ HF_CUTOFF_HZ = 3000.0
 QUANTILE = 0.3
 N_FFT = 1024
 HOP = 512
+# Flux is measured on band levels: bin-level flux would call any noise "moving".
+FLUX_BANDS = 24
+FLUX_BAND_LOW_HZ = 50.0
 _EPS = 1e-10
 
 
@@ -83,10 +90,61 @@ def _stft_mag(audio: np.ndarray) -> np.ndarray:
     return np.abs(spec).astype(np.float32).transpose(0, 2, 1)
 
 
+@lru_cache(maxsize=8)
+def _band_matrix(sample_rate: int) -> np.ndarray:
+    """[bands, F] 0/1 matrix grouping STFT bins into log-spaced bands (about a third octave)."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    edges = np.geomspace(FLUX_BAND_LOW_HZ, sample_rate / 2, FLUX_BANDS)
+    band = np.digitize(freqs, edges)  # 0: under the lowest edge, FLUX_BANDS: the top bin
+    out = np.zeros((FLUX_BANDS + 1, len(freqs)))
+    out[band, np.arange(len(freqs))] = 1.0
+    return out
+
+
+@njit(cache=True)
+def _running_median(x: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover - numba
+    # Median of a centered window of odd length k along the rows of x, edges repeated
+    # (scipy's mode="nearest"). The window is kept sorted and updated by one insertion per
+    # step: O(k) with a tiny constant, ~30x faster than scipy.ndimage.median_filter here.
+    rows, n = x.shape
+    h = k // 2
+    out = np.empty_like(x)
+    win = np.empty(k, dtype=x.dtype)
+    for r in range(rows):
+        for j in range(k):
+            win[j] = x[r, min(max(j - h, 0), n - 1)]
+        win.sort()
+        out[r, 0] = win[h]
+        for i in range(1, n):
+            old = x[r, min(max(i - 1 - h, 0), n - 1)]
+            new = x[r, min(i + h, n - 1)]
+            p = 0
+            while win[p] != old:
+                p += 1
+            if new >= old:
+                while p < k - 1 and win[p + 1] < new:
+                    win[p] = win[p + 1]
+                    p += 1
+            else:
+                while p > 0 and win[p - 1] > new:
+                    win[p] = win[p - 1]
+                    p -= 1
+            win[p] = new
+            out[r, i] = win[h]
+    return out
+
+
+def median_along(x: np.ndarray, axis: int, k: int = HPSS_KERNEL) -> np.ndarray:
+    """Running median (odd window ``k``, edges repeated) along one axis of a float32 array."""
+    moved = np.ascontiguousarray(np.moveaxis(np.asarray(x, np.float32), axis, -1))
+    out = _running_median(moved.reshape(-1, moved.shape[-1]), k).reshape(moved.shape)
+    return np.moveaxis(out, -1, axis)
+
+
 def hpss_shares(mag: np.ndarray) -> np.ndarray:
     """[B, F, frames] magnitudes -> [B, 3] harmonic, percussive, residual energy shares."""
-    harm = median_filter(mag, size=(1, 1, HPSS_KERNEL), mode="nearest")
-    perc = median_filter(mag, size=(1, HPSS_KERNEL, 1), mode="nearest")
+    harm = median_along(mag, axis=2)  # along time: steady partials survive
+    perc = median_along(mag, axis=1)  # along frequency: broadband transients survive
     h_mask = harm > HPSS_MARGIN * perc
     p_mask = perc > HPSS_MARGIN * harm
     power = mag.astype(np.float64) ** 2
@@ -124,9 +182,9 @@ def describe_audio(audio: np.ndarray, sample_rate: int, held: float) -> np.ndarr
     total = frame_energy.sum(axis=1) + _EPS
     centroid = (freqs[None, :, None] * held_pow).sum(axis=(1, 2)) / total
 
-    comp = np.sqrt(mag[:, :, :n_held].astype(np.float64))
-    change = np.abs(np.diff(comp, axis=2)).sum(axis=1).mean(axis=1)
-    flux = change / (comp.sum(axis=1).mean(axis=1) + _EPS)
+    bands = np.sqrt(np.einsum("kf,bft->bkt", _band_matrix(sample_rate), held_pow))
+    change = np.abs(np.diff(bands, axis=2)).sum(axis=1).mean(axis=1)
+    flux = change / (bands.sum(axis=1).mean(axis=1) + _EPS)
 
     geo = np.exp(np.log(held_pow + _EPS).mean(axis=1))
     arith = held_pow.mean(axis=1) + _EPS
