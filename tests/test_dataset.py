@@ -22,8 +22,14 @@ NOTES = (Note(60, 100, 0.5, 1.0), Note(67, 80, 0.5, 1.0))
 
 
 def settings(**kw) -> RenderSettings:
-    base = dict(synth="testsine", n_presets=40, notes=NOTES, shard_size=8, seed=3,
-                features=make_features(22050, 64))
+    base = dict(
+        synth="testsine",
+        n_presets=40,
+        notes=NOTES,
+        shard_size=8,
+        seed=3,
+        features=make_features(22050, 64),
+    )
     base.update(kw)
     return RenderSettings(**base)
 
@@ -32,8 +38,9 @@ def render(tmp_path, name="ds", **kw):
     workers = kw.pop("workers", 1)
     stop = kw.pop("stop_after", None)
     out = tmp_path / name
-    render_dataset(settings(**kw), out, workers=workers, progress=False, stop_after=stop,
-                   log=lambda m: None)
+    render_dataset(
+        settings(**kw), out, workers=workers, progress=False, stop_after=stop, log=lambda m: None
+    )
     return out
 
 
@@ -81,7 +88,9 @@ def test_workers_do_not_change_the_data(reference, tmp_path, sine):
     for x, y in zip(a.load()[:2], b.load()[:2], strict=True):
         np.testing.assert_array_equal(x, y)
     # Byte-identical shards: the checksums agree too.
-    assert [s["sha256"] for s in a.manifest["shards"]] == [s["sha256"] for s in b.manifest["shards"]]
+    assert [s["sha256"] for s in a.manifest["shards"]] == [
+        s["sha256"] for s in b.manifest["shards"]
+    ]
     assert a.manifest["tags"] == b.manifest["tags"]
 
 
@@ -100,7 +109,9 @@ def test_resume_after_interruption_keeps_finished_shards(reference, tmp_path):
     assert all(after[k] == v for k, v in before.items())
     assert not list(root.glob(".*.tmp"))
     ref, got = Dataset(reference), Dataset(root)
-    assert [s["sha256"] for s in ref.manifest["shards"]] == [s["sha256"] for s in got.manifest["shards"]]
+    assert [s["sha256"] for s in ref.manifest["shards"]] == [
+        s["sha256"] for s in got.manifest["shards"]
+    ]
     np.testing.assert_array_equal(ref.load()[1], got.load()[1])
 
 
@@ -186,8 +197,9 @@ def test_subset_keeps_other_parameters_at_defaults(tmp_path):
     assert ds.learn_spec.names == ["ratio", "mix", "wave"]
     params, _, _ = ds.load()
     fixed = [ds.spec.index(n) for n in ("decay", "level", "voices")]
-    np.testing.assert_array_equal(params[:, fixed], np.broadcast_to(ds.spec.defaults()[fixed],
-                                                                    (len(params), 3)))
+    np.testing.assert_array_equal(
+        params[:, fixed], np.broadcast_to(ds.spec.defaults()[fixed], (len(params), 3))
+    )
 
 
 def test_splits_and_folds(reference):
@@ -233,8 +245,13 @@ def test_parse_notes():
 
 def test_subtractive_dataset(tmp_path):
     pytest.importorskip("bridge.synth.subtractive")
-    s = RenderSettings(synth="subtractive", n_presets=6, shard_size=4, seed=0,
-                       notes=(Note(48, 100, 0.4, 0.5), Note(60, 100, 0.4, 0.5)))
+    s = RenderSettings(
+        synth="subtractive",
+        n_presets=6,
+        shard_size=4,
+        seed=0,
+        notes=(Note(48, 100, 0.4, 0.5), Note(60, 100, 0.4, 0.5)),
+    )
     render_dataset(s, tmp_path / "sub", progress=False)
     ds = Dataset(tmp_path / "sub")
     params, mels, tags = ds.load()
