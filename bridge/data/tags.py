@@ -80,9 +80,9 @@ _EPS = 1e-10
 def _stft_mag(audio: np.ndarray) -> np.ndarray:
     """[B, T] -> [B, F, frames] magnitude (frames start at sample 0, no centering)."""
     b, t = audio.shape
-    if t < N_FFT:
-        audio = np.pad(audio, ((0, 0), (0, N_FFT - t)))
-        t = N_FFT
+    if t < N_FFT + HOP:  # at least two frames, so that flux has a difference to take
+        audio = np.pad(audio, ((0, 0), (0, N_FFT + HOP - t)))
+        t = N_FFT + HOP
     n_frames = 1 + (t - N_FFT) // HOP
     frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=1)[:, ::HOP][:, :n_frames]
     win = np.hanning(N_FFT).astype(np.float32)
