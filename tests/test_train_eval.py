@@ -31,9 +31,25 @@ def tiny_data(tmp_path_factory):
 
 
 def _train_cmd(data, out, *extra):
-    return [sys.executable, "-m", "bridge.cli", "train", "--data", str(data), "--out", str(out),
-            "--config", "tiny", "--set", f"epochs={EPOCHS}", "--set", "tag_pairs=dark_bright",
-            "--threads", "1", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "bridge.cli",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--config",
+        "tiny",
+        "--set",
+        f"epochs={EPOCHS}",
+        "--set",
+        "tag_pairs=dark_bright",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def _metrics(out):
@@ -49,8 +65,9 @@ def test_train_is_killed_then_resumes_and_matches_an_uninterrupted_run(tiny_data
     assert len(_metrics(full)) == EPOCHS and (full / "model.pt").is_file()
 
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(_train_cmd(tiny_data, cut), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train_cmd(tiny_data, cut), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         if (cut / "checkpoint.pt").exists():
@@ -65,27 +82,48 @@ def test_train_is_killed_then_resumes_and_matches_an_uninterrupted_run(tiny_data
     # Without --resume the folder is refused, with it the run finishes where it stopped.
     refused = subprocess.run(_train_cmd(tiny_data, cut), env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr
-    resumed = subprocess.run(_train_cmd(tiny_data, cut, "--resume"), env=env, capture_output=True,
-                             text=True, check=True)
+    resumed = subprocess.run(
+        _train_cmd(tiny_data, cut, "--resume"), env=env, capture_output=True, text=True, check=True
+    )
     assert "resuming" in resumed.stdout
     rows = _metrics(cut)
     assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
     # Same seeds per epoch: the resumed run retraces the uninterrupted one.
-    np.testing.assert_allclose([r["valid_loss"] for r in rows],
-                               [r["valid_loss"] for r in _metrics(full)], rtol=1e-4)
+    np.testing.assert_allclose(
+        [r["valid_loss"] for r in rows], [r["valid_loss"] for r in _metrics(full)], rtol=1e-4
+    )
 
 
 def test_trained_model_passes_eval_and_hosts(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--config", "tiny",
-                 "--set", "tag_pairs=dark_bright"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(out),
+                "--config",
+                "tiny",
+                "--set",
+                "tag_pairs=dark_bright",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data)]) == 0
     printed = capsys.readouterr().out
     assert "mean_preset" in printed and "SC" in printed
     result = json.loads((out / "eval" / "eval.json").read_text())
     for row in result["results"].values():
-        for key in ("num_mse", "cat_accuracy", "spectral_convergence", "log_spectral_mae",
-                    "mfcc_mae"):
+        for key in (
+            "num_mse",
+            "cat_accuracy",
+            "spectral_convergence",
+            "log_spectral_mae",
+            "mfcc_mae",
+        ):
             assert np.isfinite(row[key]["mean"]) and np.isfinite(row[key]["std"])
     assert (out / "eval" / "eval.md").read_text().startswith("# Evaluation")
     assert (out / "eval" / "reconstructions.png").stat().st_size > 1000
@@ -105,19 +143,41 @@ def test_trained_model_passes_eval_and_hosts(tiny_data, tmp_path, capsys):
 def test_baselines_train_and_evaluate_the_same_way(tiny_data, tmp_path, config):
     out = tmp_path / config
     args = ["--set", "epochs=1", "--set", "hidden=32", "--set", "channels=4,8"]
-    assert main(["train", "--data", str(tiny_data), "--out", str(out), "--config", config, *args]) == 0
-    assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data), "--no-plot"]) == 0
+    assert (
+        main(["train", "--data", str(tiny_data), "--out", str(out), "--config", config, *args]) == 0
+    )
+    assert (
+        main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data), "--no-plot"]) == 0
+    )
     with pytest.raises(ValueError, match="no invertible latent"):
         CheckpointModel.load(out / "model.pt")
 
 
 def test_bad_training_input_is_refused(tiny_data, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
-                 "--config", "huge"]) == 2
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
-                 "--set", "wings=3"]) == 2
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"),
-                 "--config", "tiny", "--set", "tag_pairs=happy_sad"]) == 2
+    assert (
+        main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--config", "huge"])
+        == 2
+    )
+    assert (
+        main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--set", "wings=3"])
+        == 2
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(tmp_path / "r"),
+                "--config",
+                "tiny",
+                "--set",
+                "tag_pairs=happy_sad",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown config" in err and "no such config key" in err and "no tags" in err
