@@ -258,3 +258,79 @@ def test_subtractive_dataset(tmp_path):
     assert params.shape[1] == len(ds.spec) and mels.shape[1:3] == (2, 64)
     assert len(ds) + ds.manifest["counts"]["dropped_silent"] == 6
     assert ds.synth().name == "subtractive"
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from conftest import SineSynth
+from bridge.synth import registry
+registry.BUILTIN_SYNTHS["testsine"] = SineSynth
+from bridge.cli import main
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_killed_subprocess_resumes_to_the_same_dataset(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
+    out = tmp_path / "killed"
+    argv = [
+        sys.executable,
+        str(script),
+        "render",
+        "--synth",
+        "testsine",
+        "--presets",
+        "160",
+        "--shard-size",
+        "8",
+        "--notes",
+        "six",
+        "--held",
+        "0.5",
+        "--duration",
+        "1",
+        "--workers",
+        "1",
+        "--quiet",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    listed = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            listed = len(json.loads((out / MANIFEST).read_text())["shards"])
+        except (OSError, ValueError, KeyError):
+            listed = 0
+        if listed >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait()
+    if proc.returncode == 0:
+        pytest.skip("the render finished before it could be killed")
+    before = shard_stats(out)
+    kept = {s["file"] for s in json.loads((out / MANIFEST).read_text())["shards"]}
+    assert json.loads((out / MANIFEST).read_text())["status"] == "rendering"
+    assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
+    after = shard_stats(out)
+    assert all(after[k] == before[k] for k in kept)
+    ref = tmp_path / "ref"
+    assert subprocess.run(argv[:-1] + [str(ref)], env=env, capture_output=True).returncode == 0
+    a, b = Dataset(out), Dataset(ref)
+    assert a.manifest["shards"] == b.manifest["shards"] and a.manifest["tags"] == b.manifest["tags"]
