@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test lint bench clean system-deps
+.PHONY: setup serve test bench devices clean system-deps
 
 # torch is installed first and pinned: letting pip resolve plain `torch` pulls a CUDA build.
 $(STAMP): pyproject.toml
@@ -26,11 +26,17 @@ serve: setup
 	$(VENV)/bin/flowsynth serve
 
 test: setup
-	$(PY) -m ruff check bridge tests benchmarks
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/infer_speed.py
+
+# Regenerate the Max for Live devices, Max patches and diagrams from m4l_devices/src.
+devices: setup
+	$(PY) scripts/build_devices.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

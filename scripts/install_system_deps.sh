@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests use, if they are missing and we are allowed to.
 set -u
 pkgs=()
-for pair in "oscsend:liblo-tools" "pd:puredata-nogui" "espeak-ng:espeak-ng" "sox:sox"; do
+# command:package; Debian bookworm ships Pd's command-line binary in puredata-core.
+for pair in "oscsend:liblo-tools" "pd:puredata-core" "node:nodejs" "espeak-ng:espeak-ng" "sox:sox"; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
 done

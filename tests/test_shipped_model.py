@@ -1,0 +1,71 @@
+"""The shipped default model: it infers presets it never saw better than the trivial baseline,
+and presets go through the sound space and back unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bridge.audio.features import log_mel
+from bridge.audio.metrics import spectral_convergence
+from bridge.evaluate import infer_learned
+from bridge.models.checkpoint_host import CheckpointModel
+from bridge.models.registry import load_hosted, shipped_model_path
+from bridge.models.saved import SavedModel
+from bridge.synth import get_synth
+
+FRESH_SEED = 20261121  # not the training dataset's seed: presets the model never saw
+N = 48
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SavedModel:
+    path = shipped_model_path()
+    assert path.is_file(), f"the shipped model {path} is missing: run scripts/ship_default_model.py"
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    return SavedModel.load(path)
+
+
+@pytest.fixture(scope="module")
+def fresh(shipped):
+    """Fresh natural presets of the learned subset, rendered with the papers' note."""
+    synth = get_synth(shipped.synth_name)
+    raw = synth.sample_presets(np.random.default_rng(FRESH_SEED), 2 * N, "natural")
+    presets = shipped.spec.expand(
+        shipped.learn_spec, shipped.spec.restrict(shipped.learn_spec, raw)
+    )
+    note, sr = shipped.notes[0], shipped.features.sample_rate
+    audio = synth.render(presets, note, sr)
+    audible = np.abs(audio).max(1) > 10 ** (-40 / 20)  # the dataset's silence rule
+    return synth, presets[audible][:N], audio[audible][:N]
+
+
+def test_shipped_model_beats_the_mean_preset_on_fresh_presets(shipped, fresh):
+    synth, presets, audio = fresh
+    note, sr = shipped.notes[0], shipped.features.sample_rate
+    mels = log_mel(audio, shipped.features)[:, None]
+    inferred = synth.render(shipped.full_presets(infer_learned(shipped, mels)), note, sr)
+    mean = np.asarray(shipped.info["mean_preset"], np.float32)[None].repeat(len(presets), 0)
+    baseline = synth.render(shipped.full_presets(mean), note, sr)
+    sc_model = float(np.mean(spectral_convergence(audio, inferred)))
+    sc_mean = float(np.mean(spectral_convergence(audio, baseline)))
+    # A clear margin: at least 20% lower spectral convergence than the trivial baseline.
+    assert sc_model < 0.8 * sc_mean, (sc_model, sc_mean)
+
+
+def test_presets_survive_the_round_trip_through_the_sound_space(shipped, fresh):
+    _, presets, _ = fresh
+    host = CheckpointModel(shipped)
+    learned = shipped.spec.restrict(shipped.learn_spec, presets)
+    back = host.params_from_latent(host.latent_from_params(learned))
+    np.testing.assert_allclose(back, shipped.learn_spec.quantize(learned), atol=1e-3)
+
+
+def test_shipped_model_is_what_the_server_loads_by_default(shipped):
+    host = load_hosted(None)
+    assert host.name == "subtractive" and host.synth_name == "subtractive"
+    assert len(host.macro_names) == 8 and len(set(host.macro_names)) == 8
+    assert host.param_names == shipped.learn_spec.names
+    dials = np.linspace(0, 1, 8, dtype=np.float32)[None]
+    v = host.params_from_latent(host.latent_from_macros(dials, host.center()))
+    assert v.shape == (1, len(host.param_names)) and 0 <= v.min() and v.max() <= 1
