@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "train": "train a model on a rendered dataset",
     "eval": "evaluate a model on a held-out split (and out-of-domain audio)",
     "plot": "draw what a model's macros and morphs do",
+    "export": "write a TorchScript bundle for LibTorch hosts, nn~ and the server",
     "serve": "host models over OSC for Live, Max and Pure Data",
     "send": "send one OSC message to a running server and print its replies",
     "monitor": "print every reply a running server sends",

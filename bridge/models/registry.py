@@ -34,6 +34,8 @@ def resolve_model_path(name_or_path: str | None, models_dirs: Iterable[str | Pat
         for cand in (folder / f"{name_or_path}.pt", folder / name_or_path / "model.pt"):
             if cand.is_file():
                 return cand
+        if (folder / name_or_path / "model.ts").is_file():
+            return folder / name_or_path  # an exported bundle
     searched = ", ".join(str(d) for d in [*models_dirs, SHIPPED_DIR])
     raise FileNotFoundError(f"no model named {name_or_path!r} in {searched}")
 
@@ -45,16 +47,20 @@ def list_models(models_dirs: Iterable[str | Path] = ()) -> list[str]:
         if not folder.is_dir():
             continue
         for f in sorted(folder.iterdir()):
-            name = f.stem if f.suffix == ".pt" else f.name if (f / "model.pt").is_file() else None
+            is_model_dir = (f / "model.pt").is_file() or (f / "model.ts").is_file()
+            name = f.stem if f.suffix == ".pt" else f.name if is_model_dir else None
             if name and name not in names:
                 names.append(name)
     return names
 
 
 def load_hosted(name_or_path: str | None, models_dirs: Iterable[str | Path] = ()):
-    """A HostedModel for the server: a training checkpoint (exported bundles come later)."""
+    """A HostedModel for the server: a training checkpoint or an exported TorchScript bundle."""
+    from bridge.models.bundle_host import is_bundle, load_bundle
     from bridge.models.checkpoint_host import CheckpointModel
 
     path = resolve_model_path(name_or_path, models_dirs)
+    if is_bundle(path):
+        return load_bundle(path, path.parent.name if path.is_file() else path.name)
     name = path.parent.name if path.name == "model.pt" else path.stem
     return CheckpointModel.load(path, name)
