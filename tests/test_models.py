@@ -30,8 +30,13 @@ def test_regression_flow_inverse_on_random_and_real_presets(encoding):
     with torch.no_grad():
         z = torch.randn(64, net.latent_dim)
         v, _ = net.regression(z)
-        z_back = net.latent_from_params(v)
-        assert (z_back - z).abs().max() < 1e-4
+        # Random weights stretch harder than trained ones: float32 drifts a little...
+        assert (net.latent_from_params(v) - z).abs().max() < 1e-3
+        # ...while the algebra itself is exact.
+        z64 = z.double()
+        v64, _ = net.double().regression(z64)
+        assert (net.latent_from_params(v64) - z64).abs().max() < 1e-10
+        net = net.float()
         # Real presets (exact one-hot parts) go to z and come back to the same preset.
         rng = np.random.default_rng(1)
         presets = get_synth("subtractive").sample_presets(rng, 64, "natural")

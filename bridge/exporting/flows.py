@@ -68,7 +68,8 @@ def _resnet(net: nn.Module) -> ResNet:
 
 
 class Coupling(nn.Module):
-    """Affine coupling: the transformed half is scaled by sigmoid(s + 2) + 1e-3 and shifted."""
+    """Affine coupling: the transformed half is scaled (bounded exp-tanh, or nflows' sigmoid)
+    and shifted."""
 
     def __init__(self, t: AffineCouplingTransform) -> None:
         super().__init__()
@@ -78,11 +79,16 @@ class Coupling(nn.Module):
         self.register_buffer("transform", t.transform_features.clone())
         self.n = int(t.num_transform_features)
         self.net = _resnet(t.transform_net)
+        # BoundedAffineCoupling's exp(bound * tanh(s)); 0 means nflows' own sigmoid scale.
+        self.bound = float(getattr(t, "scale_bound", 0.0))
 
     def _scale_shift(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kept = x.index_select(1, self.identity)
         p = self.net(kept)
-        scale = torch.sigmoid(p[:, self.n :] + 2) + 1e-3
+        if self.bound > 0:
+            scale = torch.exp(self.bound * torch.tanh(p[:, self.n :]))
+        else:
+            scale = torch.sigmoid(p[:, self.n :] + 2) + 1e-3
         return kept, scale, p[:, : self.n]
 
     def _assemble(self, x: torch.Tensor, kept: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:

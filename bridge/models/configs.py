@@ -25,6 +25,10 @@ class ModelConfig:
     regression_hidden: int = 128
     regression_blocks: int = 2
     categorical_temperature: float = 0.2
+    # Coupling scales within [e^-bound, e^bound] (0: nflows' sigmoid scale), and the weight of
+    # |U^-1(v) - z|^2, which teaches the inverse to put real presets near their sounds.
+    coupling_bound: float = 2.0
+    inverse_weight: float = 0.1
     # Disentangling flows for tag pairs (Esling et al. 2020, section 3.3); empty: none
     tag_pairs: tuple[str, ...] = ()
     tag_mu: float = 2.0

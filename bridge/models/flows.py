@@ -17,7 +17,30 @@ from nflows.transforms.coupling import AffineCouplingTransform
 from nflows.utils import create_alternating_binary_mask
 
 
-def realnvp(features: int, layers: int, hidden: int, blocks: int = 2) -> CompositeTransform:
+class BoundedAffineCoupling(AffineCouplingTransform):
+    """Affine coupling whose scale is exp(bound * tanh(s)), within [e^-bound, e^bound].
+
+    nflows' own scale, sigmoid(s + 2) + 1e-3, may shrink a coordinate a thousandfold, so the
+    inverse of a trained regression flow blows anything slightly off its image up to 1e10 and
+    beyond; a preset encoded into the sound space must land near the sounds, so the scale is
+    bounded both ways (and starts at 1).
+    """
+
+    def __init__(self, mask, transform_net_create_fn, bound: float = 2.0) -> None:
+        super().__init__(mask, transform_net_create_fn)
+        self.scale_bound = float(bound)
+
+    def _scale_and_shift(self, transform_params):
+        unconstrained = transform_params[:, self.num_transform_features :, ...]
+        shift = transform_params[:, : self.num_transform_features, ...]
+        return torch.exp(self.scale_bound * torch.tanh(unconstrained)), shift
+
+
+def realnvp(
+    features: int, layers: int, hidden: int, blocks: int = 2, bound: float = 2.0
+) -> CompositeTransform:
+    """Coupling layers; ``bound`` > 0 bounds their scales (see BoundedAffineCoupling), 0 keeps
+    nflows' sigmoid scale."""
     if features < 2:
         raise ValueError("a coupling flow needs at least 2 features")
     transforms: list[Transform] = []
@@ -27,7 +50,10 @@ def realnvp(features: int, layers: int, hidden: int, blocks: int = 2) -> Composi
         def net(n_in: int, n_out: int, hidden=hidden, blocks=blocks) -> torch.nn.Module:
             return ResidualNet(n_in, n_out, hidden_features=hidden, num_blocks=blocks)
 
-        transforms.append(AffineCouplingTransform(mask, net))
+        if bound > 0:
+            transforms.append(BoundedAffineCoupling(mask, net, bound))
+        else:
+            transforms.append(AffineCouplingTransform(mask, net))
     return CompositeTransform(transforms)
 
 

@@ -58,7 +58,11 @@ class FlowSynth(nn.Module):
             n_notes, n_mels, n_frames, cfg.channels, cfg.kernel, d, cfg.hidden
         )
         self.regression = realnvp(
-            d, cfg.regression_layers, cfg.regression_hidden, cfg.regression_blocks
+            d,
+            cfg.regression_layers,
+            cfg.regression_hidden,
+            cfg.regression_blocks,
+            cfg.coupling_bound,
         )
         self.param_loss = ParamLoss(spec, cfg.encoding, cfg.categorical_temperature)
 
@@ -117,10 +121,18 @@ class FlowSynth(nn.Module):
         v_hat, _ = self.regression(z)
         reg = self.param_loss(v_hat, v_encoded)
         total = recon + beta * kl + self.cfg.regression_weight * reg["loss"]
+        inv = torch.zeros((), device=x.device)
+        if self.cfg.inverse_weight > 0:
+            # The preset's own inverse should land where its sound is encoded; the latent is
+            # the target here, not pulled toward the inverse.
+            z_inv, _ = self.regression.inverse(v_encoded)
+            inv = ((z_inv - z.detach()) ** 2).mean()
+            total = total + self.cfg.inverse_weight * inv
         return {
             "loss": total,
             "recon": recon,
             "kl": kl,
+            "inverse": inv,
             "mse": reg["mse"],
             "ce": reg["ce"],
             "acc": reg["acc"],

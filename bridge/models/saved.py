@@ -145,7 +145,10 @@ class SavedModel:
                 raise ModelFileError(f"{path}: format {meta.get('format')!r} is not {FORMAT}")
             if int(meta.get("version", 0)) > VERSION:
                 raise ModelFileError(f"{path} was written by a newer flowsynth; upgrade to load it")
-            cfg = ModelConfig.from_dict(meta["config"])
+            # Models saved before bounded couplings existed used nflows' sigmoid scale.
+            cfg = ModelConfig.from_dict(
+                {"coupling_bound": 0.0, "inverse_weight": 0.0, **meta["config"]}
+            )
             spec = ParamSpec.from_dict(meta["spec"])
             learn_spec = spec.subset(meta["learn"])
             features = FeatureConfig.from_dict(meta["features"])
