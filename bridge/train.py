@@ -26,6 +26,9 @@ from bridge.models.saved import SavedModel, build_net
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 METRICS = "metrics.jsonl"
+# Config keys that only decide when training stops: a resumed run may change them, e.g.
+# `--resume --set epochs=N` with N epochs done finishes the run now from its best epoch.
+STOPPING = {"epochs", "max_minutes", "early_stop_patience"}
 
 
 @dataclass
@@ -152,9 +155,13 @@ def train(
     ckpt_path, best_path = out / CHECKPOINT, out / "best_state.pt"
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ck["config"] != cfg.to_dict():
+        changed = sorted(
+            k for k, v in cfg.to_dict().items() if ck["config"].get(k) != v and k not in STOPPING
+        )
+        if changed:
             raise ValueError(
-                f"{ckpt_path} was trained with another config; resume with the same one"
+                f"{ckpt_path} was trained with other values of {', '.join(changed)}; resume with "
+                f"the same config (only {', '.join(sorted(STOPPING))} may change)"
             )
         net.load_state_dict(ck["net"])
         opt.load_state_dict(ck["opt"])

@@ -181,3 +181,15 @@ def test_bad_training_input_is_refused(tiny_data, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "unknown config" in err and "no such config key" in err and "no tags" in err
+
+
+def test_a_resumed_run_may_stop_sooner_but_not_change_its_model(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "--data", str(tiny_data), "--out", str(out), "--config", "tiny"]
+    assert main([*base, "--set", "epochs=3"]) == 0
+    assert main([*base, "--resume", "--set", "epochs=3", "--set", "hidden=64"]) == 2
+    assert "hidden" in capsys.readouterr().err
+    # Fewer epochs than already run: nothing more is trained, the model is written again.
+    (out / "model.pt").unlink()
+    assert main([*base, "--resume", "--set", "epochs=2"]) == 0
+    assert (out / "model.pt").is_file() and len(_metrics(out)) == 3
