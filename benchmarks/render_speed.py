@@ -31,18 +31,11 @@ import torch  # noqa: E402
 
 from bridge.synth import PAPER_NOTE, get_synth  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "render_speed.json"
 SAMPLE_RATE = 22050
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best_time(render, presets: np.ndarray, reps: int) -> tuple[float, float]:  # noqa: ANN001
