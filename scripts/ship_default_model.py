@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "bridge" / "assets" / "models"
-DATA, RUN = ROOT / "data" / "sub8k", ROOT / "runs" / "default"
+# Relative to the repo (commands run there), so reports name no machine's folders.
+ASSETS = Path("bridge") / "assets" / "models"
+DATA, RUN = Path("data") / "sub8k", Path("runs") / "default"
 RENDER = [
     "render",
     "--synth",
@@ -50,6 +52,7 @@ def main() -> None:
         "--epochs", type=int, default=None, help="train exactly N epochs, no time limit"
     )
     args = ap.parse_args()
+    os.chdir(ROOT)
     flowsynth(*RENDER, "--workers", args.workers)
     train = ["train", "--data", str(DATA), "--config", "default", "--out", str(RUN)]
     if args.epochs:
