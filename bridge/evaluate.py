@@ -104,9 +104,7 @@ def evaluate(
     enc = ds.learn_spec.encode(
         ds.spec.restrict(ds.learn_spec, params[splits["train"]]), model.cfg.encoding
     )
-    mean_learn = np.repeat(
-        ds.learn_spec.decode(enc.mean(0, keepdims=True), model.cfg.encoding), len(idx), 0
-    )
+    mean_learn = np.repeat(model.mean_preset(enc)[None], len(idx), 0)
     rows: dict[str, dict] = {}
     for name, pred in ((model.cfg.kind, pred_learn), ("mean_preset", mean_learn)):
         pred_full = ds.spec.expand(ds.learn_spec, pred)
@@ -149,13 +147,8 @@ def evaluate_out_of_domain(model: SavedModel, folder: str | Path) -> dict:
     if not files:
         raise FileNotFoundError(f"no audio files ({', '.join(sorted(AUDIO_EXTS))}) in {folder}")
     synth, sr, note = get_synth(model.synth_name), model.features.sample_rate, model.notes[0]
-    n = int(round(note.duration * sr))
-    audio = np.zeros((len(files), n), np.float32)
-    for i, f in enumerate(files):
-        a = load_audio(f, sr, max_seconds=60)
-        audio[i, : min(n, len(a))] = a[:n]
-    mels = np.repeat(log_mel(audio, model.features)[:, None], len(model.notes), axis=1)
-    pred = model.full_presets(infer_learned(model, mels))
+    audio = model.fit_to_note([load_audio(f, sr, max_seconds=60) for f in files])
+    pred = model.full_presets(infer_learned(model, model.audio_features(audio)))
     est = synth.render(pred, note, sr)
     return {
         "n": len(files),

@@ -77,9 +77,7 @@ def bundle_metadata(model: SavedModel, name: str) -> dict:
         "encoding": model.cfg.encoding,
         "encoded_size": e,
         "param_names": learn.names,
-        "params": [
-            {**p.to_dict(), "default_norm": p.default_norm} for p in learn.params
-        ],
+        "params": [{**p.to_dict(), "default_norm": p.default_norm} for p in learn.params],
         "spec": model.spec.to_dict(),
         "macros": {
             "names": list(m.names),
@@ -155,15 +153,18 @@ def verify(model: SavedModel, scripted: torch.jit.ScriptModule, seed: int = 0) -
 
     def record(key: str, a: np.ndarray, b: torch.Tensor) -> None:
         if b.dtype != torch.float32 or tuple(b.shape) != a.shape:
-            raise ExportCheckError(f"{key}: scripted gives {b.dtype} {tuple(b.shape)}, eager "
-                                   f"{a.dtype} {a.shape}")
+            raise ExportCheckError(
+                f"{key}: scripted gives {b.dtype} {tuple(b.shape)}, eager {a.dtype} {a.shape}"
+            )
         err = float(np.max(np.abs(a.astype(np.float64) - b.numpy()), initial=0.0))
         errors[key] = max(errors.get(key, 0.0), err)
 
     t = torch.from_numpy
     for bs in BATCH_SIZES:
         real_audio = _real_audio(model, bs, rng)
-        audio = {"random": (0.3 * rng.standard_normal((bs, host._n_samples))).astype(np.float32)}
+        audio = {
+            "random": (0.3 * rng.standard_normal((bs, host.model.note_samples))).astype(np.float32)
+        }
         if real_audio is not None:
             audio["real"] = real_audio
         for kind, a in audio.items():
@@ -177,17 +178,26 @@ def verify(model: SavedModel, scripted: torch.jit.ScriptModule, seed: int = 0) -
             record(f"params_from_latent/{kind}", v, scripted.params_from_latent(t(z)))
             raw = model.net.params_from_latent(t(z)).numpy()
             record(f"param_scores/{kind}", raw, scripted.param_scores(t(z)))
-            record(f"macros_from_latent/{kind}", host.macros_from_latent(z),
-                   scripted.macros_from_latent(t(z)))
+            record(
+                f"macros_from_latent/{kind}",
+                host.macros_from_latent(z),
+                scripted.macros_from_latent(t(z)),
+            )
             dials = rng.random((bs, k)).astype(np.float32)
-            record(f"latent_from_macros/{kind}", host.latent_from_macros(dials, z),
-                   scripted.latent_from_macros(t(dials), t(z)))
+            record(
+                f"latent_from_macros/{kind}",
+                host.latent_from_macros(dials, z),
+                scripted.latent_from_macros(t(dials), t(z)),
+            )
         presets = {"random": rng.random((bs, n)).astype(np.float32)}
         if real_audio is not None:
             presets["real"] = host.params_from_latent(zs["real"])
         for kind, v in presets.items():
-            record(f"latent_from_params/{kind}", host.latent_from_params(v),
-                   scripted.latent_from_params(t(v)))
+            record(
+                f"latent_from_params/{kind}",
+                host.latent_from_params(v),
+                scripted.latent_from_params(t(v)),
+            )
     record("center", host.center(), scripted.center())
     return errors
 
@@ -227,9 +237,15 @@ def export_bundle(
 
         nn_module = script_nn_tilde(model, meta, nn_ratio)
         files["nn_tilde"] = f"{name}.ts"
-    sidecar = {**meta, "files": files, "checks": {"tolerance": TOLERANCE,
-                                                  "batch_sizes": list(BATCH_SIZES),
-                                                  "max_abs_error": checks}}
+    sidecar = {
+        **meta,
+        "files": files,
+        "checks": {
+            "tolerance": TOLERANCE,
+            "batch_sizes": list(BATCH_SIZES),
+            "max_abs_error": checks,
+        },
+    }
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -267,8 +283,10 @@ def read_sidecar(folder: str | Path) -> dict:
     """A bundle's sidecar JSON, with a clear error for folders that are not bundles."""
     path = Path(folder) / SIDECAR_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{folder} is not a flowsynth bundle (no {SIDECAR_FILE}); "
-                                "make one with `flowsynth export`")
+        raise FileNotFoundError(
+            f"{folder} is not a flowsynth bundle (no {SIDECAR_FILE}); "
+            "make one with `flowsynth export`"
+        )
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: format {meta.get('format')!r} is not {FORMAT}")

@@ -60,11 +60,6 @@ def prepare(
     return Prepared(x, v, torch.from_numpy(lab.astype(np.float32)), split, norm)
 
 
-def mean_preset(v_encoded: np.ndarray, model: SavedModel) -> list[float]:
-    """The training split's mean preset (decoded): the trivial baseline every model must beat."""
-    return model.decode_params(v_encoded.mean(0, keepdims=True))[0].round(6).tolist()
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     torch.save(obj, tmp)
@@ -254,7 +249,9 @@ def train(
             "device": device,
         },
     )
-    model.info["mean_preset"] = mean_preset(data.v[data.split["train"]].numpy(), model)
+    model.info["mean_preset"] = (
+        model.mean_preset(data.v[data.split["train"]].numpy()).round(6).tolist()
+    )
     if cfg.kind == "flow":
         model.macros = define_macros(model, data.x[data.split["train"]], ds.tag_names)
     model.save(out / MODEL)

@@ -88,7 +88,7 @@ def add_mean_preset(path: Path) -> None:
     params, _, _ = ds.load()
     train = ds.split(seed=int(model.info.get("split_seed", 0)))["train"]
     enc = ds.learn_spec.encode(ds.spec.restrict(ds.learn_spec, params[train]), model.cfg.encoding)
-    model.info["mean_preset"] = model.decode_params(enc.mean(0, keepdims=True))[0].round(6).tolist()
+    model.info["mean_preset"] = model.mean_preset(enc).round(6).tolist()
     model.save(path)
     print(json.dumps({"mean_preset": np.round(model.info["mean_preset"], 3).tolist()}))
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bridge.audio.features import log_mel
 from bridge.models.macros import dial_to_latent, latent_to_dial
 from bridge.models.saved import SavedModel
 
@@ -30,7 +29,6 @@ class CheckpointModel:
         self.latent_dim = model.latent_dim
         self.sample_rate = model.features.sample_rate
         self._macro_dims = np.asarray(model.macros.dims)
-        self._n_samples = int(round(model.notes[0].duration * self.sample_rate))
 
     @staticmethod
     def load(path: str | Path, name: str | None = None) -> CheckpointModel:
@@ -60,13 +58,7 @@ class CheckpointModel:
         """Audio is cut or zero-padded to the training notes' length; a multi-note model sees the
         same sketch on every note channel."""
         a = np.asarray(audio, np.float32)
-        if a.ndim == 1:
-            a = a[None]
-        fixed = np.zeros((a.shape[0], self._n_samples), np.float32)
-        n = min(self._n_samples, a.shape[1])
-        fixed[:, :n] = a[:, :n]
-        mel = log_mel(fixed, self.model.features)[:, None]
-        x = self.model.normalize(np.repeat(mel, len(self.model.notes), axis=1))
+        x = self.model.normalize(self.model.audio_features(a[None] if a.ndim == 1 else a))
         return self.net.latent(x)[0].numpy()
 
     def center(self) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bridge.audio.features import FeatureConfig
+from bridge.audio.features import FeatureConfig, log_mel
 from bridge.models.baselines import VAEMLP, CNNRegressor, MLPRegressor
 from bridge.models.configs import ModelConfig
 from bridge.models.flowsynth import FlowSynth
@@ -183,6 +183,31 @@ class SavedModel:
         """Encoded scores -> [B, N_learn] normalized values of the learned parameters."""
         v = v_scores.detach().cpu().numpy() if isinstance(v_scores, torch.Tensor) else v_scores
         return self.learn_spec.decode(v, self.cfg.encoding)  # type: ignore[arg-type]
+
+    @property
+    def note_samples(self) -> int:
+        """Samples in one training note: the audio length the encoder expects."""
+        return int(round(self.notes[0].duration * self.features.sample_rate))
+
+    def fit_to_note(self, audio: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Clips ([B, T] or a list of 1-D arrays) cut or zero-padded to the training notes'
+        length: [B, n] float32."""
+        clips = [np.asarray(a, np.float32).reshape(-1) for a in audio]
+        n = self.note_samples
+        out = np.zeros((len(clips), n), np.float32)
+        for i, a in enumerate(clips):
+            out[i, : min(n, len(a))] = a[:n]
+        return out
+
+    def audio_features(self, audio: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Any audio -> the log-mels (dB) the model reads, [B, C, M, F]: a multi-note model
+        sees the same sound on every note channel."""
+        mel = log_mel(self.fit_to_note(audio), self.features)[:, None]
+        return np.repeat(mel, len(self.notes), axis=1)
+
+    def mean_preset(self, v_encoded: np.ndarray) -> np.ndarray:
+        """The mean of encoded presets, decoded: the trivial baseline every model must beat."""
+        return self.decode_params(np.asarray(v_encoded).mean(0, keepdims=True))[0]
 
     def full_presets(self, learn_norm: np.ndarray) -> np.ndarray:
         """Learned values -> complete presets for the synth (other parameters at defaults)."""
