@@ -72,6 +72,35 @@ def _render_metrics(
     return {k: np.mean([m[k] for m in per_note], axis=0) for k in per_note[0]}
 
 
+def score(
+    model: SavedModel,
+    ds: Dataset,
+    params: np.ndarray,
+    mels: np.ndarray,
+    idx: np.ndarray,
+    train_idx: np.ndarray,
+) -> tuple[dict[str, dict], np.ndarray]:
+    """Score a model on the presets ``idx`` of a loaded dataset, beside the mean preset of
+    ``train_idx``; returns the summary rows and the inferred learned parameters."""
+    synth, sr = ds.synth(), ds.features.sample_rate
+    true_full = params[idx]
+    true_learn = ds.spec.restrict(ds.learn_spec, true_full)
+    pred_learn = infer_learned(model, mels[idx])
+    # The trivial baseline: one preset for everything, the training split's mean (decoded).
+    train_learn = ds.spec.restrict(ds.learn_spec, params[train_idx])
+    enc = ds.learn_spec.encode(train_learn, model.cfg.encoding)  # type: ignore[arg-type]
+    mean_learn = np.repeat(model.mean_preset(enc)[None], len(idx), 0)
+    rows: dict[str, dict] = {}
+    for name, pred in ((model.cfg.kind, pred_learn), ("mean_preset", mean_learn)):
+        pred_full = ds.spec.expand(ds.learn_spec, pred)
+        per_item = {
+            **param_metrics(ds.learn_spec, None, true_learn, pred),
+            **_render_metrics(synth, ds.notes, sr, true_full, pred_full, desc=name),
+        }
+        rows[name] = summarize(per_item)
+    return rows, pred_learn
+
+
 def evaluate(
     model_path: str | Path,
     data_dir: str | Path,
@@ -96,23 +125,9 @@ def evaluate(
     idx = splits[split][:limit] if limit else splits[split]
     if len(idx) == 0:
         raise ValueError(f"the {split} split of {data_dir} is empty; render a larger dataset")
-    synth, sr = ds.synth(), ds.features.sample_rate
+    rows, pred_learn = score(model, ds, params, mels, idx, splits["train"])
+    synth = ds.synth()
     true_full = params[idx]
-    true_learn = ds.spec.restrict(ds.learn_spec, true_full)
-    pred_learn = infer_learned(model, mels[idx])
-    # The trivial baseline: one preset for everything, the training split's mean (decoded).
-    enc = ds.learn_spec.encode(
-        ds.spec.restrict(ds.learn_spec, params[splits["train"]]), model.cfg.encoding
-    )
-    mean_learn = np.repeat(model.mean_preset(enc)[None], len(idx), 0)
-    rows: dict[str, dict] = {}
-    for name, pred in ((model.cfg.kind, pred_learn), ("mean_preset", mean_learn)):
-        pred_full = ds.spec.expand(ds.learn_spec, pred)
-        per_item = {
-            **param_metrics(ds.learn_spec, None, true_learn, pred),
-            **_render_metrics(synth, ds.notes, sr, true_full, pred_full, desc=name),
-        }
-        rows[name] = summarize(per_item)
     result = {
         "model": str(model_path),
         "kind": model.cfg.kind,
