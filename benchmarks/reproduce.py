@@ -255,22 +255,19 @@ def run_fold(run: Run, fold: int, size: Size, work: Path, data: Path, ood: Path 
                 f"{done} was made with other sizes; use another --work or pass --fresh"
             )
         return cached
-    if not _take(out):
+    lock = work / "locks" / f"{run.key}__fold{fold}.lock"
+    if not _take(lock):
         return {}
     try:
         return _train_and_score(run, fold, size, out, data, ood)
     finally:
-        (out / LOCK).unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
 
 
-LOCK = "running.lock"
-
-
-def _take(out: Path) -> bool:
+def _take(lock: Path) -> bool:
     """Claim a fold, so that a second ``run`` process (another core, another GPU) takes the
     next one instead; a claim whose process has died is taken over."""
-    out.mkdir(parents=True, exist_ok=True)
-    lock = out / LOCK
+    lock.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
