@@ -1,6 +1,8 @@
 """Per-call time of each exported method at batch 1 on one core: eager (CheckpointModel, what
-the server runs on a checkpoint) vs the TorchScript file called from Python vs the LibTorch
-C++ host (export/cpp). Prints JSON and writes benchmarks/results/export_speed.json.
+the server runs on a checkpoint) vs the TorchScript file called from Python vs the C++ host
+(export/cpp), the latter with its default engine (native z -> v where it has one) and with
+--engine torchscript (every method through LibTorch). Prints JSON and writes
+benchmarks/results/export_speed.json.
 
     python benchmarks/export_speed.py                     # the shipped model
     python benchmarks/export_speed.py --model runs/default/model.pt --calls 3000
@@ -67,14 +69,17 @@ def _build_host() -> Path | None:
     return build / "flowsynth_host"
 
 
-def _cpp(binary: Path, bundle: Path, row: np.ndarray, mode: str, calls: int, core) -> dict:
+def _cpp(binary: Path, bundle: Path, row: np.ndarray, mode: str, calls: int, core,
+         engine: str) -> dict:
     line = " ".join(f"{x:.9g}" for x in row) + "\n"
-    cmd = [str(binary), str(bundle), "--mode", mode, "--threads", "1", "--bench", str(calls)]
+    cmd = [str(binary), str(bundle), "--mode", mode, "--engine", engine, "--threads", "1",
+           "--bench", str(calls)]
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     done = subprocess.run(cmd, input=line, capture_output=True, text=True, check=True)
     r = json.loads(done.stderr.strip().splitlines()[-1])
-    return {"p50_us": r["bench_p50_us"], "p90_us": r["bench_p90_us"], "min_us": r["bench_min_us"]}
+    return {"engine": r["engine"], "p50_us": r["bench_p50_us"], "p90_us": r["bench_p90_us"],
+            "min_us": r["bench_min_us"]}
 
 
 def main() -> int:
@@ -102,7 +107,7 @@ def main() -> int:
         z = rng.standard_normal((1, host.latent_dim)).astype(np.float32)
         v = host.params_from_latent(z)
         m = rng.random((1, len(host.macro_names))).astype(np.float32)
-        audio = (0.1 * rng.standard_normal((1, host._n_samples))).astype(np.float32)
+        audio = (0.1 * rng.standard_normal((1, model.note_samples))).astype(np.float32)
         zt, vt, mt, at = (torch.from_numpy(a) for a in (z, v, m, audio))
         center = host.center()
         ct = torch.from_numpy(center)
@@ -124,11 +129,11 @@ def main() -> int:
                 n = args.calls if name != "latent_from_audio" else max(50, args.calls // 20)
                 results[name] = {"eager_python": _times(eager, n),
                                  "torchscript_python": _times(script, n)}
-                if binary is not None and mode is not None:
-                    results[name]["cpp_host"] = _cpp(binary, bundle, row[0], mode, args.calls,
-                                                     core)
-                else:
-                    results[name]["cpp_host"] = None
+                for key, engine in (("cpp_host", "auto"), ("cpp_host_torchscript", "torchscript")):
+                    results[name][key] = (
+                        _cpp(binary, bundle, row[0], mode, args.calls, core, engine)
+                        if binary is not None and mode is not None else None
+                    )
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
                 .splitlines() if ln.startswith("model name")), platform.processor())
     z_to_v = results["params_from_latent"].get("cpp_host") or {}
@@ -141,6 +146,10 @@ def main() -> int:
         "latent_dim": host.latent_dim, "n_params": len(host.param_names),
         "settings": {"batch": 1, "threads": 1, "pinned_core": core, "calls": args.calls,
                      "cpp_mode_macros": "latent_from_macros then params_from_latent, one call",
+                     "cpp_host": "default engine: native z -> v (regression flow and decode in "
+                                 "plain C++) for params_from_latent and the flow half of "
+                                 "macros_to_params, LibTorch for the rest",
+                     "cpp_host_torchscript": "--engine torchscript: every method in LibTorch",
                      "eager_python": "CheckpointModel (numpy in/out, what serve runs on a .pt)"},
         "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "torch": torch.__version__,
