@@ -2,8 +2,10 @@
 # Installs the Debian packages the tests use, if they are missing and we are allowed to.
 set -u
 pkgs=()
-# command:package; Debian bookworm ships Pd's command-line binary in puredata-core.
-for pair in "oscsend:liblo-tools" "pd:puredata-core" "node:nodejs" "espeak-ng:espeak-ng" "sox:sox"; do
+# command:package; Debian bookworm ships Pd's command-line binary in puredata-core. cmake and
+# g++ build the C++ host (export/cpp), whose test proves it answers as Python does.
+for pair in "oscsend:liblo-tools" "pd:puredata-core" "node:nodejs" "espeak-ng:espeak-ng" "sox:sox" \
+            "cmake:cmake" "g++:g++"; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
 done
