@@ -228,7 +228,8 @@ struct Decoder {
 };
 
 // The regression flow and the decode, with all scratch space allocated once: a call does no
-// allocation, so it is fit for a control-rate callback.
+// allocation, so it is fit for a control-rate callback. The scratch space makes an instance
+// single-threaded: one per external or per thread.
 class NativeRegression {
  public:
   // Throws std::runtime_error, saying why, when the module's regression flow has a layer this
