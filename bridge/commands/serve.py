@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queue-size", type=int, default=8,
                    help="audio jobs (sketch, render, load) that may wait; more get 'busy' "
                         "(default 8)")
+    p.add_argument("--eager", action="store_true",
+                   help="host training checkpoints (.pt) through the eager PyTorch model rather "
+                        "than the TorchScript twin compiled when they load (slower; for "
+                        "comparison and debugging)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"], help="default info")
     p.add_argument("--model-factory", metavar="MODULE:FUNCTION",
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     # A worker thread running Python code holds the GIL for up to this long before the
-    # receive thread may answer a dial; the default 5 ms would be the control path's floor.
+    # serve thread may answer a dial; the default 5 ms would be the control path's floor.
     sys.setswitchinterval(0.0005)
 
     for name, value in (("--port", args.port), ("--reply-port", args.reply_port)):
@@ -81,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     path_dirs = models_dirs + [d for d in _shipped_dirs() if d not in models_dirs]
     config = ServerConfig(host=args.host, port=args.port, reply_port=args.reply_port,
                           allow_dirs=allow_dirs, models_dirs=path_dirs, output_dir=output_dir,
-                          queue_size=args.queue_size)
+                          queue_size=args.queue_size, script_checkpoints=not args.eager,
+                          freeze_heap=True)
     server = OSCServer(loader, list_models, config, get_synth=get_synth)
 
     model = None

@@ -46,32 +46,32 @@ class BundleModel:
         a = np.asarray(a, np.float32)
         return torch.from_numpy(np.ascontiguousarray(a[None] if a.ndim == 1 else a))
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def params_from_latent(self, z: np.ndarray) -> np.ndarray:
         return self.module.params_from_latent(self._t(z)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def param_scores(self, z: np.ndarray) -> np.ndarray:
         """The regression flow's raw encoded scores (numerical columns clamped to [0, 1])."""
         return self.module.param_scores(self._t(z)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def latent_from_params(self, v: np.ndarray) -> np.ndarray:
         return self.module.latent_from_params(self._t(v)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def latent_from_macros(self, m: np.ndarray, base: np.ndarray) -> np.ndarray:
         return self.module.latent_from_macros(self._t(m), self._t(base)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def macros_from_latent(self, z: np.ndarray) -> np.ndarray:
         return self.module.macros_from_latent(self._t(z)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def latent_from_audio(self, audio: np.ndarray) -> np.ndarray:
         return self.module.latent_from_audio(self._t(audio)).numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def center(self) -> np.ndarray:
         return self.module.center().numpy()
 

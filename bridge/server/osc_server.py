@@ -1,23 +1,29 @@
-"""The OSC bridge: one UDP socket, a receive thread that validates and queues, a control thread
-that applies queued requests per slot and replies, and a worker for audio (shared/PROTOCOL.md).
+"""The OSC bridge: one UDP socket, one serve thread that reads, validates and applies requests
+per slot and replies, and a worker for audio (shared/PROTOCOL.md).
 
-Why three threads: the receive thread must drain the socket faster than any dial can send, so
-it never calls a model; the control thread may fall behind a burst, and then it applies
-everything queued for a slot in one go and answers the last state; audio work (sketch,
-render, load) can take a second and must never hold up either.
+Why one thread on the control path: handing each request from a receive thread to a control
+thread cost a thread wake-up and a GIL hand-over per dial move (about 0.1 ms, and on a busy
+core a scheduler slice), and a receive thread that must win the GIL back for every datagram
+from a thread running model code fell behind a burst. Instead the serve thread reads every
+datagram waiting (a burst merges in its slot's queue: see slots.py), then applies each slot's
+queue in one go and answers its last state, then waits on the socket again. While it runs a
+model, datagrams wait in the socket's buffer and merge on the next read. Audio work (sketch,
+render, load) can take a second and runs on the worker; its results come back through the
+slots' queues and a wake-up socket, so it never holds up a dial.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
-import queue
+import selectors
 import socket
 import struct
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +34,7 @@ from pythonosc.osc_packet import OscPacket
 from bridge import __version__
 from bridge.models.hosted import HostedModel
 from bridge.server import validate as v
+from bridge.server.hosting import prepare
 from bridge.server.slots import Client, Op, Slot, run_batch
 from bridge.server.worker import (
     MAX_AUDIO_BYTES,
@@ -42,6 +49,8 @@ log = logging.getLogger("flowsynth.server")
 
 PROTOCOL_VERSION = 1
 MAX_CLIENTS = 1024
+# Datagrams read before queued slots are served: a flood cannot starve the replies.
+READ_BATCH = 256
 RENDER_NOTE = (60, 100, 3.0, 4.0)  # pitch, velocity, held s, duration s: the papers' note
 
 
@@ -56,6 +65,11 @@ class ServerConfig:
     queue_size: int = 8
     max_audio_seconds: float = MAX_AUDIO_SECONDS
     max_audio_bytes: int = MAX_AUDIO_BYTES
+    # Host training checkpoints through their fast twin (bridge/server/hosting.py).
+    script_checkpoints: bool = True
+    # Collect garbage and freeze the heap after start-up and after each load (see
+    # _settle_heap). Process-wide, so the serve command turns it on, not the library.
+    freeze_heap: bool = False
 
 
 # --- OSC encoding ------------------------------------------------------------------------
@@ -177,9 +191,12 @@ class OSCServer:
         self.slots = {s: Slot(s) for s in range(1, v.N_SLOTS + 1)}
         self.clients: OrderedDict[Client, int] = OrderedDict()  # (ip, source port) -> reply port
         self.work = WorkQueue(self.config.queue_size)
-        self._ready: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._ready: deque[int] = deque()  # slots with queued requests, in arrival order
         self._stopping = threading.Event()
         self._sock: socket.socket | None = None
+        self._wake_r: socket.socket | None = None  # other threads wake the serve thread here
+        self._wake_w: socket.socket | None = None
+        self._serve_ident: int | None = None
         self._threads: list[threading.Thread] = []
         self._badlog = _RateLimitedLog()
         self._render_count = 0
@@ -209,34 +226,37 @@ class OSCServer:
         except OSError:
             pass
         sock.bind((host, port))
-        # The timeout only bounds how long stop() waits for the receive thread.
-        sock.settimeout(0.2)
+        # Non-blocking: the serve thread reads until the socket is empty, then waits in select.
+        sock.setblocking(False)
         self._sock = sock
         self.address = sock.getsockname()[:2]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        if self.config.freeze_heap:
+            _settle_heap()
         self.work.start()
         self.work.submit(warm_up)
-        for target, name in ((self._receive_loop, "flowsynth-receive"),
-                             (self._control_loop, "flowsynth-control")):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        t = threading.Thread(target=self._serve_loop, name="flowsynth-serve", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self) -> None:
         self._stopping.set()
-        self._ready.put(None)
+        self._wake()
         for t in self._threads:
             t.join(timeout=5)
         self.work.stop()
-        if self._sock is not None:
-            self._sock.close()
+        for s in (self._sock, self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
 
     def alive(self) -> bool:
         return all(t.is_alive() for t in self._threads)
 
     def load_slot(self, slot: int, name: str) -> HostedModel:
         """Load a model into a slot now (start-up); errors propagate to the caller."""
-        model = self._loader(name)
-        _check_model(model)
+        model = self._load_model(name)
         self._enqueue(self.slots[slot], Op("install", model))
         return model
 
@@ -278,19 +298,39 @@ class OSCServer:
         self._badlog.warn("%s:%s slot %d %s: %s", client[0], client[1], slot, code, message)
         self.send_to(client, "/flowsynth/error", [slot, code, message[:500]])
 
-    # --- receive thread ----------------------------------------------------------------------
+    # --- serve thread --------------------------------------------------------------------------
 
-    def _receive_loop(self) -> None:
-        sock = self._sock
-        while not self._stopping.is_set():
+    def _serve_loop(self) -> None:
+        self._serve_ident = threading.get_ident()
+        sock, wake = self._sock, self._wake_r
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        try:
+            while not self._stopping.is_set():
+                read = self._read(sock)
+                if self._ready:
+                    self._serve_ready()
+                elif read == 0:
+                    for key, _ in selector.select(0.5):
+                        if key.fileobj is wake:
+                            self._drain_wake()
+        finally:
+            selector.close()
+
+    def _read(self, sock: socket.socket) -> int:
+        """Handle the datagrams waiting (at most READ_BATCH); how many there were."""
+        n = 0
+        while n < READ_BATCH:
             try:
                 data, addr = sock.recvfrom(65536)
-            except TimeoutError:
-                continue
+            except BlockingIOError:
+                return n
             except OSError:
                 if self._stopping.is_set():
-                    return
+                    return n
                 continue  # e.g. ICMP port unreachable from an earlier reply on some systems
+            n += 1
             self.received += 1
             client = (addr[0], addr[1])
             try:
@@ -298,6 +338,22 @@ class OSCServer:
             except Exception as e:  # the server never dies of a request
                 log.exception("request from %s failed", client)
                 self.send_error(client, 0, "internal", f"request failed: {e}"[:300])
+        return n
+
+    def _wake(self) -> None:
+        if self._wake_w is None:
+            return
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full: a wake-up is pending already; closed: stopping
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass
 
     def _packet(self, data: bytes, client: Client) -> None:
         try:
@@ -339,7 +395,9 @@ class OSCServer:
 
     def _enqueue(self, slot: Slot, op: Op) -> None:
         if slot.enqueue(op):
-            self._ready.put(slot.number)
+            self._ready.append(slot.number)
+            if threading.get_ident() != self._serve_ident:
+                self._wake()  # from the worker (or start-up): the serve thread may be waiting
 
     # server-level addresses
 
@@ -489,8 +547,7 @@ class OSCServer:
 
         def job() -> None:
             try:
-                model = self._loader(target)
-                _check_model(model)
+                model = self._load_model(target)
             except v.RequestError as e:
                 self.send_error(client, slot.number, e.code, e.message)
                 return
@@ -507,6 +564,14 @@ class OSCServer:
 
         self.work.submit(job)
 
+    def _load_model(self, name: str) -> HostedModel:
+        model = self._loader(name)
+        _check_model(model)
+        model = prepare(model, script=self.config.script_checkpoints)
+        if self.config.freeze_heap and self._threads:  # start() settles those loaded before it
+            _settle_heap()
+        return model
+
     def _model_target(self, name: str) -> str:
         """A model name passes to the loader; a path must lie in a models folder."""
         if not any(c in name for c in "/\\") and not name.startswith((".", "~")):
@@ -521,13 +586,12 @@ class OSCServer:
                     continue
         return v.inside(name, dirs, "model path")
 
-    # --- control thread ----------------------------------------------------------------------
+    # --- applying queued requests (serve thread) ---------------------------------------------
 
-    def _control_loop(self) -> None:
-        while True:
-            number = self._ready.get()
-            if number is None:
-                return
+    def _serve_ready(self) -> None:
+        ready = self._ready
+        while ready:
+            number = ready.popleft()
             slot = self.slots[number]
             try:
                 ops = slot.take()
@@ -587,6 +651,15 @@ class OSCServer:
                 synth = self._get_synth(name)
             self._synths[name] = synth
         return synth
+
+
+def _settle_heap() -> None:
+    """Collect, then exempt what is left (torch, the models: hundreds of thousands of objects)
+    from future collections. Python's full collection walks every object and took 25 to 160 ms
+    with the shipped model loaded, a stall that merged ten dial moves into one reply at 100/s;
+    what is frozen here lives as long as the server anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def _check_model(model: object) -> None:

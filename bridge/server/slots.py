@@ -1,10 +1,11 @@
 """Per-slot state (model, latent point, anchors, subscribers) and the one function that applies
 a batch of queued requests to it.
 
-The receive thread only validates a request and appends it to its slot's queue; the control
-thread takes everything queued for a slot at once and applies it here. Requests in a batch
-are applied in order but the model is asked for parameters once, at the end, so a burst of
-dial moves costs one model call and the reply describes the last state received.
+The serve thread validates each request it reads and appends it to its slot's queue; once it
+has read every datagram waiting, it takes everything queued for a slot at once and applies it
+here. Requests in a batch are applied in order but the model is asked for parameters once, at
+the end, so a burst of dial moves costs one model call and the reply describes the last state
+received.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Slot:
             subs.popitem(last=False)
 
     def enqueue(self, op: Op) -> bool:
-        """Queue a request; True when the control thread must be told about this slot.
+        """Queue a request; True when the serve thread must be told about this slot.
         Merges it into the queue's tail when that makes no difference to the outcome."""
         with self.lock:
             tail = self.pending[-1] if self.pending else None
@@ -139,7 +140,7 @@ def _union(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(k for k in first if k not in then) + then
 
 
-# Events the control thread turns into packets or work.
+# Events the serve thread turns into packets or work.
 # ("reply", verb, args) to the slot's subscribers (an array argument stands for its floats);
 # ("error", clients, code, message); ("render", clients, params, path, model).
 
@@ -258,7 +259,7 @@ def _apply(w: _Work, op: Op, rng: np.random.Generator, events: list) -> None:
         _describe(w, events)
     elif kind == "render":
         events.append(("render", op.clients, w.get_params(), op.value, model))
-    else:  # the receive thread only queues the kinds above
+    else:  # the serve thread only queues the kinds above
         raise RequestError("internal", f"unknown request kind {kind}")
 
 
