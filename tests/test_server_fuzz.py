@@ -13,7 +13,7 @@ import pytest
 from pythonosc.osc_message import OscMessage
 
 from bridge.server import OSCServer, ServerConfig, encode
-from bridge.server.osc_server import _complete
+from bridge.server.osc_server import _complete, _parse_numbers
 from tests.server_model import get_synth, list_models, make_model
 
 N_PACKETS = 10_500
@@ -213,3 +213,36 @@ def test_malformed_generator_never_makes_a_valid_request(seed, tmp_path):
                               and np.isfinite(x) for x in m.params)
                 in_range = verb == "latent" or all(0 <= x <= 1 for x in m.params if numbers)
                 assert not (len(m.params) in n and numbers and in_range), (verb, m.params)
+
+
+def test_fast_number_parser_reads_what_python_osc_reads():
+    """The dial's fast path (_parse_numbers) answers exactly as python-osc for every datagram
+    it accepts, and leaves every other one (damaged, truncated, other types) to python-osc."""
+    rng = np.random.default_rng(11)
+    addresses = ["/flowsynth/1/macro", "/a", "/flowsynth/16/macros", "/\u00e9t\u00e9"]
+    accepted = 0
+    for _ in range(20_000):
+        args = [[int(rng.integers(-(2**31), 2**31)), float(np.float32(rng.normal(0, 1e3))),
+                 float("nan"), "s", 2**40][int(rng.integers(5 if rng.random() < 0.1 else 3))]
+                for _ in range(int(rng.integers(0, 5)))]
+        data = bytearray(encode(addresses[int(rng.integers(len(addresses)))], args))
+        for _ in range(int(rng.integers(0, 3))):  # damage some
+            if not data:
+                break
+            i = int(rng.integers(len(data)))
+            k = rng.integers(3)
+            if k == 0:
+                data[i] = int(rng.integers(256))
+            elif k == 1:
+                del data[i:]
+            else:
+                data[i:i] = bytes([int(rng.integers(256))])
+        got = _parse_numbers(bytes(data))
+        if got is None:
+            continue
+        accepted += 1
+        m = OscMessage(bytes(data))
+        assert got[0] == m.address and len(got[1]) == len(m.params)
+        for a, b in zip(got[1], m.params, strict=True):
+            assert type(a) is type(b) and (a == b or (a != a and b != b))
+    assert accepted > 5_000

@@ -195,7 +195,7 @@ class _Work:
 
 
 def _finite(a: np.ndarray, what: str) -> np.ndarray:
-    if not np.all(np.isfinite(a)):
+    if not np.isfinite(a).all():
         raise RequestError("internal", f"the model gave non-finite {what} for this request")
     return a
 
