@@ -216,24 +216,29 @@ class NumpyDecoder:
         self.num_out = np.array([s.index for s in num], np.int64)
         self.discrete = steps >= 2
         self.num_div = np.maximum(steps - 1, 1).astype(np.float64)
-        # Groups padded to the widest with an index past the scores, which reads -inf.
+        # Groups padded to the widest: padding repeats a group's last column, masked to -inf.
         wmax = max([s.width for s in cat], default=1)
-        self.cat_cols = np.array(
-            [[s.start + j if j < s.width else self.size for j in range(wmax)] for s in cat],
-            np.int64).reshape(len(cat), wmax)
+        cols = np.array([[s.start + min(j, s.width - 1) for j in range(wmax)] for s in cat],
+                        np.int64).reshape(len(cat), wmax)
+        self.cat_cols = cols
+        self.cat_real = np.array([[j < s.width for j in range(wmax)] for s in cat],
+                                 bool).reshape(len(cat), wmax)
         self.cat_out = np.array([s.index for s in cat], np.int64)
         self.cat_div = np.array([params[s.index].steps - 1 for s in cat], np.float64)
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
+        # ufuncs rather than np.clip/np.round/np.argmax's Python wrappers: same numbers
+        # (rint rounds half to even, as round does), fewer calls on the dial's path.
         enc = np.asarray(scores, np.float64)
         if enc.shape[-1] != self.size:
             raise ValueError(f"expected {self.size} encoded values, got {enc.shape[-1]}")
         out = np.empty((enc.shape[0], self.n_params), np.float32)
-        u = np.clip(enc[:, self.num_col], 0.0, 1.0)
-        out[:, self.num_out] = np.where(self.discrete, np.round(u * self.num_div) / self.num_div, u)
+        u = np.minimum(np.maximum(enc[:, self.num_col], 0.0), 1.0)
+        snapped = np.rint(u * self.num_div) / self.num_div
+        out[:, self.num_out] = np.where(self.discrete, snapped, u)
         if self.cat_out.size:
-            padded = np.concatenate([enc, np.full((enc.shape[0], 1), -np.inf)], axis=1)
-            out[:, self.cat_out] = padded[:, self.cat_cols].argmax(-1) / self.cat_div
+            groups = np.where(self.cat_real, enc[:, self.cat_cols], -np.inf)
+            out[:, self.cat_out] = groups.argmax(-1) / self.cat_div
         return out
 
 
@@ -265,7 +270,7 @@ class FastCheckpoint:
         return self._decode(self._regression(z[None] if z.ndim == 1 else z))
 
     def latent_from_macros(self, m: np.ndarray, base: np.ndarray) -> np.ndarray:
-        u = np.clip(np.asarray(m, np.float64), 0.0, 1.0)
+        u = np.minimum(np.maximum(np.asarray(m, np.float64), 0.0), 1.0)
         z = np.array(base, dtype=np.float32, copy=True)
         z[:, self._dims] = self._center + self._scale * ndtri(self._eps + (1 - 2 * self._eps) * u)
         return z
