@@ -170,9 +170,9 @@ def test_server_serves_a_checkpoint_through_its_twin_and_answers_as_eager(shippe
     try:
         server.load_slot(1, "subtractive")
         server.start()
-        assert isinstance(server.slots[1].model, FastCheckpoint)
         assert gc.get_freeze_count() > 0  # the heap was settled before serving
-        assert server.wait_idle()
+        assert server.wait_idle()  # the serve thread installs the model
+        assert isinstance(server.slots[1].model, FastCheckpoint)
         z0 = server.slots[1].state.z.copy()
         sock.sendto(encode("/flowsynth/1/macro", [2, 0.8]), server.address)
         end = time.monotonic() + 10

@@ -228,6 +228,7 @@ class OSCServer:
         self._wake_r: socket.socket | None = None  # other threads wake the serve thread here
         self._wake_w: socket.socket | None = None
         self._serve_ident: int | None = None
+        self._serving = False  # a batch is being applied (wait_idle)
         self._threads: list[threading.Thread] = []
         self._badlog = _RateLimitedLog()
         self._render_count = 0
@@ -295,8 +296,9 @@ class OSCServer:
         """True once nothing is queued (tests and start-up use it)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
+            # Slots first: a batch taken from them is applied while _serving is set.
             if not any(s.pending or s.scheduled for s in self.slots.values()) \
-                    and self.work.depth() == 0:
+                    and not self._serving and self.work.depth() == 0:
                 return True
             time.sleep(0.005)
         return False
@@ -340,15 +342,17 @@ class OSCServer:
         woke = False
         try:
             while not self._stopping.is_set():
+                # Queued work first: models loaded before start() are installed before any
+                # request for them is read.
+                if self._ready:
+                    self._serve_ready()
                 # Woken from idle, the datagram that woke us is answered before looking for
                 # more: looking costs a failed read (tens of us on a cold cache), and is done
                 # after the reply has gone. Behind a burst, everything waiting is read first,
                 # so that it merges.
                 read = self._read(sock, 1 if woke else READ_BATCH)
                 woke = False
-                if self._ready:
-                    self._serve_ready()
-                elif read == 0:
+                if read == 0 and not self._ready:
                     for key, _ in selector.select(0.5):
                         if key.fileobj is wake:
                             self._drain_wake()
@@ -631,6 +635,13 @@ class OSCServer:
     # --- applying queued requests (serve thread) ---------------------------------------------
 
     def _serve_ready(self) -> None:
+        self._serving = True
+        try:
+            self._serve_slots()
+        finally:
+            self._serving = False
+
+    def _serve_slots(self) -> None:
         ready = self._ready
         while ready:
             number = ready.popleft()
