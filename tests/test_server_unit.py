@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -14,7 +15,7 @@ from pythonosc.osc_message import OscMessage
 from bridge.commands.send import parse_arg
 from bridge.server import OSCServer, ServerConfig, encode
 from bridge.server import validate as v
-from bridge.server.slots import MAX_PENDING, Op, Slot, fresh_state, run_batch
+from bridge.server.slots import MAX_PENDING, Op, Slot, apply_batch, fresh_state, run_batch
 from tests.server_model import AffineModel, get_synth, list_models, make_model
 
 # --- validation ----------------------------------------------------------------------------
@@ -136,6 +137,39 @@ def test_macro_batch_matches_the_model():
     (kind, verb, args), = events
     assert (kind, verb) == ("reply", "params")
     assert np.allclose(args[0], model.params_from_latent(z[None])[0], atol=1e-6)
+
+
+def test_dial_move_shortcut_is_the_step_by_step_result():
+    """run_batch's shortcut for a lone dial move gives apply_batch's state and reply exactly,
+    and leaves what it cannot do (unknown dials, a bad index, a failing model) to it."""
+    class Nan(AffineModel):
+        def params_from_latent(self, z):
+            return np.full((z.shape[0], 16), np.nan, np.float32)
+
+    rng = np.random.default_rng(3)
+    state = _state()
+    state, _ = apply_batch(state, [Op("latent", rng.normal(0, 1, 12).astype(np.float32))], rng)
+    state, _ = apply_batch(state, [Op("anchor", "a")], rng)
+    cases = [(state, {int(k): float(rng.random()) for k in rng.integers(0, 8, 3)})
+             for _ in range(20)]
+    cases += [(state, {9: 0.5}), (state, {0: 0.5})]
+    fresh = fresh_state(make_model("toy"))  # dials not computed yet
+    cases += [(fresh, {1: 0.25}), (fresh_state(Nan()), {0: 0.5})]
+    cases.append((dataclasses.replace(state, model=Nan()), {0: 0.5}))  # fails past the check
+    for st, moves in cases:
+        got_state, got = run_batch(st, [Op("macro", dict(moves), [("c", 1)])], rng)
+        want_state, want = apply_batch(st, [Op("macro", dict(moves), [("c", 1)])], rng)
+        assert [e[:2] for e in got] == [e[:2] for e in want]
+        for a, b in zip(got, want, strict=True):
+            if a[0] == "reply":
+                np.testing.assert_array_equal(a[2][0], b[2][0])
+        for field in ("z", "macros", "params"):
+            x, y = getattr(got_state, field), getattr(want_state, field)
+            assert (x is None) == (y is None)
+            if x is not None:
+                np.testing.assert_array_equal(x, y)
+        assert got_state.model is want_state.model
+        assert [k for k, _ in got_state.anchors] == [k for k, _ in want_state.anchors]
 
 
 def test_failing_request_changes_nothing_and_later_ones_still_apply():

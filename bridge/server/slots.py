@@ -282,6 +282,37 @@ def _describe(w: _Work, events: list) -> None:
 def run_batch(state: SlotState, ops: list[Op], rng: np.random.Generator) -> tuple[SlotState, list]:
     """Apply queued requests in order; return the new state and the events to send. A request
     that fails leaves the state as the requests before it made it, and reports an error."""
+    if len(ops) == 1:
+        done = _dial_move(state, ops[0])
+        if done is not None:
+            return done
+    return apply_batch(state, ops, rng)
+
+
+def _dial_move(state: SlotState, op: Op) -> tuple[SlotState, list] | None:
+    """The commonest batch, dial moves on a slot whose dial values are known, in a third of
+    apply_batch's steps (the control path's cost at 100 moves a second is mostly the number of
+    Python and numpy calls). Exactly apply_batch's result; None leaves anything else, any
+    failure included, to apply_batch."""
+    model, dials0 = state.model, state.macros
+    if op.kind != "macro" or op.wants or model is None or dials0 is None:
+        return None
+    dials = dials0.copy()
+    try:
+        for i, v in op.value.items():
+            dials[i] = v  # an index past the dials raises: apply_batch reports it
+        z = model.latent_from_macros(dials[None], state.z[None])[0]
+        z = _finite(np.asarray(z, dtype=np.float32).reshape(-1), "latent point")
+        v = model.params_from_latent(z[None])[0]
+        params = _unit(_finite(np.asarray(v, dtype=np.float32), "parameters"))
+    except Exception:  # apply_batch runs it again and reports it as the protocol says
+        return None
+    return SlotState(model, z, dials, params, state.anchors), [("reply", "params", [params])]
+
+
+def apply_batch(state: SlotState, ops: list[Op],
+                rng: np.random.Generator) -> tuple[SlotState, list]:
+    """run_batch for any requests, step by step."""
     w = _Work(state)
     events: list = []
     wants: tuple[str, ...] = ()
