@@ -172,11 +172,19 @@ class NumpyRegression:
             for first, second in blocks:
                 h += np.maximum(np.maximum(h, 0) @ first, 0) @ second
             p = h @ final
+            scale = p[:, n:]  # computed in place: p is this call's own array
             if bound > 0:
-                scale = np.exp(bound * np.tanh(p[:, n:]))
+                np.tanh(scale, out=scale)
+                scale *= bound
+                np.exp(scale, out=scale)
             else:
-                scale = 1.0 / (1.0 + np.exp(-(p[:, n:] + 2))) + 1e-3
-            x[:, moved] = x[:, moved] * scale + p[:, :n]
+                scale = 1.0 / (1.0 + np.exp(-(scale + 2))) + 1e-3
+            if isinstance(moved, slice):
+                view = x[:, moved]
+                view *= scale
+                view += p[:, :n]
+            else:
+                x[:, moved] = x[:, moved] * scale + p[:, :n]
         return x[:, self.inverse_order]
 
 

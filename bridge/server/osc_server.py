@@ -265,10 +265,12 @@ class OSCServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # Imports for the first sketch (about a second) happen here, not on the worker while
+        # dials are being answered: an import holds the GIL in long stretches.
+        warm_up()
         if self.config.freeze_heap:
             _settle_heap()
         self.work.start()
-        self.work.submit(warm_up)
         t = threading.Thread(target=self._serve_loop, name="flowsynth-serve", daemon=True)
         t.start()
         self._threads.append(t)
