@@ -2,14 +2,13 @@
 per slot and replies, and a worker for audio (shared/PROTOCOL.md).
 
 Why one thread on the control path: handing each request from a receive thread to a control
-thread cost a thread wake-up and a GIL hand-over per dial move (about 0.1 ms, and on a busy
-core a scheduler slice), and a receive thread that must win the GIL back for every datagram
-from a thread running model code fell behind a burst. Instead the serve thread reads every
-datagram waiting (a burst merges in its slot's queue: see slots.py), then applies each slot's
-queue in one go and answers its last state, then waits on the socket again. While it runs a
-model, datagrams wait in the socket's buffer and merge on the next read. Audio work (sketch,
-render, load) can take a second and runs on the worker; its results come back through the
-slots' queues and a wake-up socket, so it never holds up a dial.
+thread cost a thread wake-up and a GIL hand-over per dial move (0.1 ms at the median, and a
+scheduler turn of several ms at the tail when the core is busy). Instead the serve thread
+reads every datagram waiting (a burst merges in its slot's queue: see slots.py), then applies
+each slot's queue in one go and answers its last state, then waits on the socket again. While
+it runs a model, datagrams wait in the socket's buffer and merge on the next read. Audio
+work (sketch, render, load) can take a second and runs on the worker; its results come back
+through the slots' queues and a wake-up socket, so it never holds up a dial.
 """
 
 from __future__ import annotations
