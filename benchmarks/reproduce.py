@@ -8,7 +8,7 @@ k-fold, scores them all with the same code (``bridge.evaluate.score``) and write
 per table under benchmarks/results/ (``reproduce_<table>.json``). Each fold of each model is
 cached under ``--work`` as it finishes, so an interrupted run picks up where it stopped; a
 training interrupted mid-way resumes from its last epoch. ``report`` only reads those JSON
-files, so the document can be rebuilt (and is checked by tests/test_results_doc.py) without
+files, so the document can be rebuilt (and is checked by tests/test_reproduce.py) without
 training anything.
 
 Tables (the papers' layouts, this repo's synths):
@@ -537,7 +537,7 @@ def render_report(results_dir: Path = RESULTS_DIR) -> str:
         "Do flow models infer presets better than direct regression? This page answers with",
         "numbers from this repository: every figure below is read from a JSON file under",
         "`benchmarks/results/` written by `benchmarks/reproduce.py`, and",
-        "`tests/test_results_doc.py` checks that this page is exactly what those files give.",
+        "`tests/test_reproduce.py` checks that this page is exactly what those files give.",
         "The papers' published numbers stand beside ours for orientation only: they were",
         "measured on other synths (Diva, Dexed), other data and much larger models, so what",
         "can be compared is the ordering of the models and the size of the margins.",
