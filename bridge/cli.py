@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> one-line help; the module bridge.commands.<name> implements it.
@@ -40,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    # Whatever is still buffered for the closed pipe would fail again when Python flushes at
+    # exit; point stdout at /dev/null so that flush succeeds quietly.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (e.g. captured in tests): nothing will flush to a pipe
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -47,7 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        # Flush here so that a reader that went away (`flowsynth synths | head`) is noticed
+        # inside this try rather than at interpreter exit, where Python prints a traceback.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +219,43 @@ def test_subtractive_listen(capsys, tmp_path):
         str(wav),
     )
     assert code == 0 and "cutoff=" in out and wav.is_file()
+
+
+def test_listen_checks_the_output_path_before_rendering(capsys, tmp_path):
+    """A path that cannot be written fails up front, with nothing rendered or printed."""
+    blocker = tmp_path / "blk"
+    blocker.write_text("x")
+    cases = [
+        (blocker / "a.wav", f"{blocker} is a file, not a folder"),
+        (tmp_path / "nope" / "a.wav", "does not exist"),
+        (tmp_path / "dir.wav", "is a folder"),
+    ]
+    (tmp_path / "dir.wav").mkdir()
+    if Path("/proc/self").is_dir():  # a folder nobody can create files in, root included
+        cases.append((Path("/proc/a.wav"), "cannot create files in /proc"))
+    for out, message in cases:
+        code, stdout, err = run(capsys, "listen", "--synth", "testsine", "--out", str(out))
+        assert code == 2 and message in err, err
+        assert stdout == "", "the preset was rendered and printed before the path was checked"
+        assert err.count("\n") == 1
+    assert blocker.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blk", "dir.wav"]
+
+
+def test_synths_into_a_closed_pipe_exits_quietly():
+    """`flowsynth synths | head -1`: no BrokenPipe traceback when the reader stops early."""
+    script = (
+        "import sys; from bridge.cli import main; sys.exit(main(['synths']))"
+    )
+    # A pipe whose reader is already gone: the first write fails, whatever the timing.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script], stdout=write_end, stderr=subprocess.PIPE, timeout=120
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -86,6 +86,46 @@ def load_audio(
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Check, before any work is done, that a file can be written at ``path``.
+
+    Rendering first and failing on the path afterwards wastes the render and prints output
+    for a file that never appears, so commands call this up front. A probe file is created
+    (and removed) in the destination folder: that is the only check that also catches
+    read-only mounts and pseudo-filesystems such as /proc, where permission bits lie (and
+    root passes every permission check anyway).
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise AudioError(
+            f"{option} {p} is a folder; give a file name inside it, e.g. {p / 'a.wav'}"
+        )
+    # Walk up to the first existing ancestor: a file there is the real problem, not a
+    # missing folder.
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise AudioError(
+                    f"{option} {p}: {parent} is a file, not a folder; choose a path inside a folder"
+                )
+            break
+    if not folder.is_dir():
+        raise AudioError(
+            f"{option} {p}: folder {folder} does not exist; create it first or choose another path"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".probe")
+    except OSError as e:
+        raise AudioError(
+            f"{option} {p}: cannot create files in {folder} ({e.strerror or e}); "
+            "choose a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return p
+
+
 def save_wav(
     path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT"
 ) -> Path:

@@ -87,6 +87,7 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.audio.io import check_output_file
     from bridge.synth.base import Note
     from bridge.synth.registry import get_synth
 
@@ -96,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".wav":
         raise ValueError(f"--out {out}: give a .wav file name")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
+    # Before rendering: a bad path must not cost a render and print a preset for nothing.
+    check_output_file(out)
     overrides = {}
     for item in args.set:
         name, sep, value = item.partition("=")
