@@ -678,6 +678,42 @@
 			},
 			{
 				"box": {
+					"maxclass": "newobj",
+					"text": "loadbang",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						10.0,
+						340.0,
+						70.0,
+						22.0
+					],
+					"id": "obj-28"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "newobj",
+					"text": "deferlow",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						10.0,
+						370.0,
+						70.0,
+						22.0
+					],
+					"id": "obj-29"
+				}
+			},
+			{
+				"box": {
 					"maxclass": "comment",
 					"numinlets": 1,
 					"numoutlets": 0,
@@ -696,7 +732,7 @@
 						40.0
 					],
 					"text": "Click ping: the Max window should print /flowsynth/pong within a second. Nothing? Is `flowsynth serve` running on this machine, port 9123?",
-					"id": "obj-28"
+					"id": "obj-30"
 				}
 			}
 		],
@@ -1009,6 +1045,30 @@
 					],
 					"source": [
 						"obj-27",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-29",
+						0
+					],
+					"source": [
+						"obj-28",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-23",
+						0
+					],
+					"source": [
+						"obj-29",
 						0
 					]
 				}

@@ -10,19 +10,21 @@
 // outlet 2: UI updates       "<k> set <v>", "<k> _parameter_shortname <name>" (-> route -> dials)
 // outlet 3: parameter values "<k> <value>" (-> route -> live.remote~ / vst~ / recorder)
 // outlet 4: remote bindings  "<k> id <n>"  (-> route -> live.remote~ right inlets)
-// outlet 5: status           "status|model|matched|error|port|busy|targets ..." (-> comments)
+// outlet 5: status           "status|model|matched|error|port|busy|targets|models|targetsave ..."
+//                            (-> comments, the target and model menus, the stored target)
 
 inlets = 2;
 outlets = 6;
 autowatch = 1;
 
 var N_MACROS = 8;
-var N_REMOTES = 64;           // live.remote~ boxes the Macros device carries
+var N_REMOTES = 128;          // live.remote~ boxes the Macros device carries
 var HELLO_FAST_MS = 2000;     // say hello this often until the server answers...
 var HELLO_SLOW_MS = 10000;    // ...then this often, so a restarted server finds us again
 var ECHO_EPS = 1e-6;
 var ROLE_PORT = { macros: 0, sketch: 1, patch: 2, test: 3 };
 var MAX_TAKE_MS = 8000;
+var WRITE_FALLBACK_MS = 3000; // buffer~ bangs when its write is done; this only guards a lost bang
 
 var role = (typeof jsarguments !== "undefined" && jsarguments.length > 1) ? String(jsarguments[1]) : "macros";
 var state = newState();
@@ -33,8 +35,9 @@ function newState() {
         connected: false, helloTask: null, helloInterval: 0,
         names: [], macroNames: [], model: "",
         lastSet: [], dialValues: [], radius: 1.0, seed: 0,
-        targetChoice: 0, targets: [], matches: [], bound: false, oneShotPending: false,
-        folder: "", takeCount: 0, recStart: 0, recording: false, busy: false
+        targetChoice: 0, targetName: "", targets: [], matches: [], bound: false,
+        oneShotPending: false, liveReady: false, mapWanted: false, modelList: [],
+        folder: "", serverFolder: "", takeCount: 0, recStart: 0, recording: false, busy: false
     };
 }
 
@@ -88,12 +91,23 @@ function rescale(v, p) {
 
 // Which device to drive: the one after this device on its track, or a chosen one.
 // deviceIds: the track's devices in order; choice 0 = next device, k > 0 = deviceIds[k - 1].
+// LiveAPI ids arrive as strings in Max ("10") and as numbers in lists: compare as numbers.
 function pickTarget(deviceIds, thisId, choice) {
     if (choice > 0) return choice <= deviceIds.length ? deviceIds[choice - 1] : 0;
     for (var i = 0; i < deviceIds.length - 1; i++) {
-        if (deviceIds[i] === thisId) return deviceIds[i + 1];
+        if (Number(deviceIds[i]) === Number(thisId)) return deviceIds[i + 1];
     }
     return 0;
+}
+
+// A saved choice names the device too: when devices were added or moved since the set was
+// saved, the device of that name wins over the stale position (if exactly one has it).
+function resolveChoice(deviceNames, choice, name) {
+    if (choice <= 0 || !name) return choice;
+    if (choice <= deviceNames.length && deviceNames[choice - 1] === name) return choice;
+    var found = 0, count = 0;
+    for (var i = 0; i < deviceNames.length; i++) if (deviceNames[i] === name) { found = i + 1; count++; }
+    return count === 1 ? found : choice;
 }
 
 function idsOf(list) { // LiveAPI returns ["id", 3, "id", 7]
@@ -123,12 +137,21 @@ function init() {
     status("status", "connecting to " + state.serverHost + ":" + state.serverPort);
     hello();
     schedule(HELLO_FAST_MS);
-    if (role === "macros" && typeof LiveAPI !== "undefined") {
+    if (role === "macros" && liveApi()) {
         try { refresh(); } catch (e) { status("error", "Live API: " + e); }
     }
 }
 
+function liveApi() { return state.liveReady && typeof LiveAPI !== "undefined"; }
+
 function loadbang() { init(); }
+
+// live.thisdevice: the Live API can be used from now on (not before: Max says so).
+function ready() {
+    state.liveReady = true;
+    if (role === "macros") state.mapWanted = true; // map the target as soon as names are known
+    init();
+}
 
 function hello() {
     send(addr("hello"), state.replyPort, role);
@@ -157,13 +180,50 @@ function tick() {
 function slot(n) {
     n = Math.floor(Number(n));
     if (!(n >= 1 && n <= 16)) { status("error", "slot must be 1 to 16"); return; }
+    if (n !== state.slot) forgetSlot();
     state.slot = n;
     init();
+}
+
+// The old slot's names and mapping do not describe the new slot's model: drop them (and free
+// the target's parameters) until the new slot's info and names arrive.
+function forgetSlot() {
+    release();
+    state.matches = [];
+    state.names = [];
+    state.macroNames = [];
+    state.model = "";
+    state.lastSet = [];
+    if (role === "macros") state.mapWanted = state.liveReady;
+    status("model", "waiting for the new slot's model");
+    status("matched", "");
 }
 
 function slotindex(i) { slot(Math.floor(Number(i)) + 1); } // live.menu gives 0..15
 
 function models() { send("/flowsynth/models"); }
+
+// The model menu: item i of the last /flowsynth/models list -> /flowsynth/S/load <name>.
+function loadmodel(i) {
+    i = Math.floor(Number(i));
+    if (!(i >= 0 && i < state.modelList.length)) { status("error", "no such model: press Models to list them"); return; }
+    send(addr("load"), state.modelList[i]);
+    status("model", "loading " + state.modelList[i] + "...");
+}
+
+function showModels(names) {
+    state.modelList = names.map(String);
+    outlet(5, "models", "clear");
+    for (var i = 0; i < state.modelList.length; i++) outlet(5, "models", "append", state.modelList[i]);
+    if (!state.modelList.length) outlet(5, "models", "append", "(no models)");
+    markModel();
+}
+
+// Show the slot's loaded model in the menu, without sending a load.
+function markModel() {
+    var k = state.modelList.indexOf(state.model);
+    if (k >= 0) outlet(5, "models", "set", k);
+}
 
 function port(n) { state.portOverride = Math.max(0, Math.floor(Number(n))); init(); }
 
@@ -209,18 +269,52 @@ function trackDeviceIds() {
     return idsOf(track.get("devices"));
 }
 
+function deviceNames(ids) {
+    var out = [];
+    for (var i = 0; i < ids.length; i++) out.push(String(firstOf(new LiveAPI("id " + ids[i]).get("name"))));
+    return out;
+}
+
 function refresh() {
-    var ids = trackDeviceIds(), me = new LiveAPI("this_device");
+    if (!liveApi()) return;
+    var ids = trackDeviceIds(), me = new LiveAPI("this_device"), names = deviceNames(ids);
     state.targets = ids;
+    state.targetChoice = resolveChoice(names, state.targetChoice, state.targetName);
     outlet(5, "targets", "clear");
     outlet(5, "targets", "append", "next device");
     for (var i = 0; i < ids.length; i++) {
-        var d = new LiveAPI("id " + ids[i]);
-        outlet(5, "targets", "append", (i + 1) + " " + firstOf(d.get("name")) + (ids[i] === me.id ? " (this)" : ""));
+        outlet(5, "targets", "append", (i + 1) + " " + names[i] + (Number(ids[i]) === Number(me.id) ? " (this)" : ""));
     }
+    outlet(5, "targets", "set", state.targetChoice);
 }
 
-function target(choice) { state.targetChoice = Math.max(0, Math.floor(Number(choice))); map(); }
+// The musician picked a target in the menu: remember it with the set (name and position), map.
+function target(choice) {
+    choice = Math.max(0, Math.floor(Number(choice)));
+    var name = "";
+    if (choice > 0 && liveApi()) {
+        var ids = trackDeviceIds();
+        if (choice <= ids.length) name = String(firstOf(new LiveAPI("id " + ids[choice - 1]).get("name")));
+    }
+    if (choice === state.targetChoice && name === state.targetName && state.matches.length) return;
+    state.targetChoice = choice;
+    state.targetName = name;
+    outlet(5, "targetsave", choice, name || "-");
+    state.mapWanted = true;
+    map();
+}
+
+// The stored target coming back from the set (pattr, at load): take it without storing again.
+function savedtarget(choice) {
+    var name = Array.prototype.slice.call(arguments, 1).join(" ");
+    choice = Math.max(0, Math.floor(Number(choice)));
+    if (!(choice >= 0)) choice = 0;
+    if (name === "-") name = "";
+    if (choice === state.targetChoice && name === state.targetName) return; // our own store echoing
+    state.targetChoice = choice;
+    state.targetName = name;
+    if (liveApi()) { refresh(); if (state.names.length) map(); }
+}
 
 function readTargetParams(deviceId) {
     var dev = new LiveAPI("id " + deviceId), out = [];
@@ -236,19 +330,24 @@ function readTargetParams(deviceId) {
 }
 
 function map() {
-    var me = new LiveAPI("this_device");
-    var tid = pickTarget(trackDeviceIds(), Number(me.id), state.targetChoice);
+    state.mapWanted = true; // if it cannot finish now, it finishes when names arrive
+    if (!liveApi()) { status("matched", "waiting for Live"); return; }
+    if (!state.names.length) { status("matched", "waiting for the model's parameter names..."); info(); return; }
+    var ids = trackDeviceIds(), me = new LiveAPI("this_device");
+    state.targetChoice = resolveChoice(deviceNames(ids), state.targetChoice, state.targetName);
+    var tid = pickTarget(ids, me.id, state.targetChoice);
     release();
     state.matches = [];
     if (!tid) { status("matched", "no target device: put a synth after this device"); return; }
-    if (!state.names.length) { status("matched", "no parameter names yet: is the server up?"); info(); return; }
     var params = readTargetParams(tid), pairs = matchNames(state.names, params), i;
     for (i = 0; i < pairs.length; i++) {
         var p = params[pairs[i].target];
         state.matches.push({ model: pairs[i].model, id: p.id, min: p.min, max: p.max, quantized: p.quantized });
     }
+    var extra = state.matches.length > N_REMOTES ?
+        " (" + (state.matches.length - N_REMOTES) + " past " + N_REMOTES + " follow Explore/sketch only)" : "";
     status("matched", "matched " + state.matches.length + "/" + state.names.length + " in " +
-           firstOf(new LiveAPI("id " + tid).get("name")));
+           firstOf(new LiveAPI("id " + tid).get("name")) + extra);
     bind();
 }
 
@@ -278,11 +377,11 @@ function applyParams(values) {
         return;
     }
     if (!state.bound) bind();
-    for (k = 0; k < state.matches.length; k++) {
+    // Past the live.remote~ boxes a dial move would cost one undo step per parameter and
+    // reply (hundreds a second): those parameters follow only the one-shot results above.
+    for (k = 0; k < state.matches.length && k < N_REMOTES; k++) {
         m = state.matches[k];
-        if (m.model >= values.length) continue;
-        if (k < N_REMOTES) outlet(3, k, rescale(values[m.model], m));
-        else new LiveAPI("id " + m.id).set("value", rescale(values[m.model], m));
+        if (m.model < values.length) outlet(3, k, rescale(values[m.model], m));
     }
 }
 
@@ -301,16 +400,31 @@ function followMacros(values) {
 
 // ---------------------------------------------------------------- sketch (audio effect)
 
-function folder(path) {
+function withSlash(path) {
     var p = String(path);
     if (p.length && p.charAt(p.length - 1) !== "/" && p.charAt(p.length - 1) !== "\\") p += "/";
-    state.folder = p;
-    status("status", "takes go to " + p);
+    return p;
 }
+
+// A folder the musician chose (stored with the set) wins over the server's own sketch folder.
+function folder(path) {
+    var p = String(path);
+    state.folder = (p === "" || p === "0" || p === "-") ? "" : withSlash(p);
+    status("status", "takes go to " + (takeDir() || "(no folder yet: start flowsynth serve)"));
+}
+
+function takeDir() { return state.folder || state.serverFolder; }
+
+function sketchdir() { send("/flowsynth/sketch_dir"); }
 
 function rec(on) {
     on = Number(on) ? 1 : 0;
-    if (on && !state.folder) { status("error", "choose the folder the server allows (--allow-dir)"); outlet(2, 0, "set", 0); return; }
+    if (on && !takeDir()) {
+        status("error", "no sketch folder: start flowsynth serve (it offers one), or choose a folder it allows (--allow-dir)");
+        outlet(2, 0, "set", 0);
+        if (state.connected) sketchdir();
+        return;
+    }
     if (on && !state.recording) {
         state.recording = true;
         state.recStart = Date.now();
@@ -333,11 +447,20 @@ function stopTake(elapsedMs) {
     outlet(2, 0, "set", 0);
     outlet(3, "buffer", "crop", 0, ms);
     state.takeCount += 1;
-    var path = takePath(state.folder, state.slot, state.takeCount);
-    outlet(3, "buffer", "writewav", path);
+    var path = takePath(takeDir(), state.slot, state.takeCount);
     state.pendingSketch = path;
-    var t = new Task(sendSketch, this);
-    t.schedule(200); // buffer~ writes in the low-priority queue: give it a moment
+    outlet(3, "buffer", "writewav", path);
+    // buffer~ writes in the low-priority queue and bangs when done ("written" below); the
+    // task only covers a bang that never comes (a write that failed says so in the Max window).
+    if (state.writeTask) state.writeTask.cancel();
+    state.writeTask = new Task(sendSketch, this);
+    state.writeTask.schedule(WRITE_FALLBACK_MS);
+}
+
+// buffer~'s right outlet: the file is complete on disk, so the server can read it now.
+function written() {
+    if (state.writeTask) state.writeTask.cancel();
+    sendSketch();
 }
 
 function takePath(dir, s, n) { return dir + "flowsynth-sketch-" + s + "-" + (n % 10) + ".wav"; }
@@ -352,6 +475,9 @@ function sendSketch() {
 function timeout() { if (state.recording) stopTake(MAX_TAKE_MS); }
 
 function play(on) { outlet(3, "play", Number(on) ? 1 : 0); }
+
+// play~ bangs at the end of the take: the Play button goes back to off by itself.
+function played() { outlet(2, 1, "set", 0); }
 
 // ---------------------------------------------------------------- replies
 
@@ -375,13 +501,15 @@ function reply(address, args) {
         if (role !== "sketch") followMacros(args);
     } else if (verb === "names") {
         state.names = args.map(String);
-        if (state.matches.length && role === "macros") map();
+        // A reopened set, a restarted server, a new model, a Map pressed too early: map now.
+        if (role === "macros" && (state.mapWanted || state.matches.length)) map();
     } else if (verb === "macro_names") {
         state.macroNames = args.map(String);
-        for (var i = 0; i < args.length && i < N_MACROS; i++) outlet(2, i, "_parameter_shortname", String(args[i]).slice(0, 16));
+        renameDials(state.macroNames);
     } else if (verb === "info") {
         state.model = String(args[0]);
         status("model", "model " + args[0] + " (" + args[1] + ", " + args[2] + " params)");
+        markModel();
     } else if (verb === "busy") {
         state.busy = Number(args[0]) === 1;
         if (state.busy) state.oneShotPending = true; // a sketch's result is one undoable step
@@ -401,13 +529,31 @@ function serverReply(verb, args) {
         state.connected = true;
         status("status", "connected (protocol " + args[0] + ", server " + args[1] + ")");
         schedule(HELLO_SLOW_MS);
-        if (first && role !== "sketch") info();
+        if (first && role !== "sketch") { info(); if (role !== "test") models(); }
+        if (first && role === "sketch") sketchdir();
     } else if (verb === "error") {
         if (Number(args[0]) !== 0 && Number(args[0]) !== state.slot) return;
         status("error", args[1] + ": " + args.slice(2).join(" "));
         if (args[1] === "no_model") state.oneShotPending = false;
+    } else if (verb === "models" && role !== "test") {
+        showModels(args);
+    } else if (verb === "sketch_dir") {
+        state.serverFolder = args.length ? withSlash(args[0]) : "";
+        if (role === "sketch") status("status", "takes go to " + (takeDir() || "(the server offers no folder)"));
     } else if (role === "test") {
         status("status", "/flowsynth/" + verb + " " + args.join(" "));
+    }
+}
+
+// What the musician sees of a macro's name. The long names stay "Macro 1".."Macro 8": Live
+// lists them in the automation chooser and MIDI map, the Push bank refers to them by that
+// name, and they must stay unique; automation itself follows the parameter, not its name.
+// So only the dial's label (short name) and its Info View title take the model's names.
+function renameDials(names) {
+    for (var i = 0; i < names.length && i < N_MACROS; i++) {
+        var label = String(names[i]);
+        outlet(2, i, "_parameter_shortname", label.slice(0, 16));
+        outlet(2, i, "annotation_name", "Macro " + (i + 1) + ": " + label);
     }
 }
 
@@ -416,7 +562,8 @@ function serverReply(verb, args) {
 if (typeof module !== "undefined" && module.exports) {
     module.exports = {
         autoReplyPort: autoReplyPort, matchNames: matchNames, rescale: rescale, pickTarget: pickTarget,
-        idsOf: idsOf, takePath: takePath, looseName: looseName,
+        idsOf: idsOf, takePath: takePath, looseName: looseName, resolveChoice: resolveChoice,
+        N_REMOTES: N_REMOTES,
         getState: function () { return state; }, reset: function () { state = newState(); }
     };
 }

@@ -540,6 +540,159 @@
 			{
 				"box": {
 					"maxclass": "newobj",
+					"text": "route models",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						760.0,
+						90.0,
+						98.0,
+						22.0
+					],
+					"id": "obj-22"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "umenu",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"",
+						"",
+						""
+					],
+					"patching_rect": [
+						760.0,
+						120.0,
+						150,
+						18
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						4.0,
+						244.0,
+						180.0,
+						18.0
+					],
+					"items": [
+						"(models)"
+					],
+					"varname": "model_menu",
+					"id": "obj-23"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "newobj",
+					"text": "prepend loadmodel",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						760.0,
+						150.0,
+						133.0,
+						22.0
+					],
+					"id": "obj-24"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "live.text",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						920.0,
+						120.0,
+						40,
+						18
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						188.0,
+						244.0,
+						44.0,
+						18.0
+					],
+					"parameter_enable": 1,
+					"varname": "List Models",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "List Models",
+							"parameter_shortname": "Models",
+							"parameter_type": 2,
+							"parameter_mmin": 0.0,
+							"parameter_mmax": 1.0,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							],
+							"parameter_unitstyle": 1,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_invisible": 1
+						}
+					},
+					"mode": 0,
+					"text": "Models",
+					"texton": "Models",
+					"id": "obj-25"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "newobj",
+					"text": "sel 1",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						920.0,
+						150.0,
+						49.0,
+						22.0
+					],
+					"id": "obj-26"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						920.0,
+						180.0,
+						56.0,
+						22.0
+					],
+					"text": "models",
+					"id": "obj-27"
+				}
+			},
+			{
+				"box": {
+					"maxclass": "newobj",
 					"text": "route 0 1 2 3 4 5 6 7",
 					"numinlets": 9,
 					"numoutlets": 9,
@@ -560,7 +713,7 @@
 						300,
 						22.0
 					],
-					"id": "obj-22"
+					"id": "obj-28"
 				}
 			},
 			{
@@ -601,7 +754,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-23"
+					"id": "obj-29"
 				}
 			},
 			{
@@ -619,7 +772,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-24"
+					"id": "obj-30"
 				}
 			},
 			{
@@ -660,7 +813,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-25"
+					"id": "obj-31"
 				}
 			},
 			{
@@ -678,7 +831,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-26"
+					"id": "obj-32"
 				}
 			},
 			{
@@ -719,7 +872,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-27"
+					"id": "obj-33"
 				}
 			},
 			{
@@ -737,7 +890,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-28"
+					"id": "obj-34"
 				}
 			},
 			{
@@ -778,7 +931,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-29"
+					"id": "obj-35"
 				}
 			},
 			{
@@ -796,7 +949,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-30"
+					"id": "obj-36"
 				}
 			},
 			{
@@ -837,7 +990,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-31"
+					"id": "obj-37"
 				}
 			},
 			{
@@ -855,7 +1008,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-32"
+					"id": "obj-38"
 				}
 			},
 			{
@@ -896,7 +1049,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-33"
+					"id": "obj-39"
 				}
 			},
 			{
@@ -914,7 +1067,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-34"
+					"id": "obj-40"
 				}
 			},
 			{
@@ -955,7 +1108,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-35"
+					"id": "obj-41"
 				}
 			},
 			{
@@ -973,7 +1126,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-36"
+					"id": "obj-42"
 				}
 			},
 			{
@@ -1014,7 +1167,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-37"
+					"id": "obj-43"
 				}
 			},
 			{
@@ -1032,7 +1185,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-38"
+					"id": "obj-44"
 				}
 			},
 			{
@@ -1080,7 +1233,7 @@
 					"mode": 0,
 					"text": "A",
 					"texton": "A",
-					"id": "obj-39"
+					"id": "obj-45"
 				}
 			},
 			{
@@ -1099,7 +1252,7 @@
 						49.0,
 						22.0
 					],
-					"id": "obj-40"
+					"id": "obj-46"
 				}
 			},
 			{
@@ -1117,7 +1270,7 @@
 						22.0
 					],
 					"text": "anchor a",
-					"id": "obj-41"
+					"id": "obj-47"
 				}
 			},
 			{
@@ -1165,7 +1318,7 @@
 					"mode": 0,
 					"text": "B",
 					"texton": "B",
-					"id": "obj-42"
+					"id": "obj-48"
 				}
 			},
 			{
@@ -1184,7 +1337,7 @@
 						49.0,
 						22.0
 					],
-					"id": "obj-43"
+					"id": "obj-49"
 				}
 			},
 			{
@@ -1202,7 +1355,7 @@
 						22.0
 					],
 					"text": "anchor b",
-					"id": "obj-44"
+					"id": "obj-50"
 				}
 			},
 			{
@@ -1250,7 +1403,7 @@
 					"mode": 0,
 					"text": "Explore",
 					"texton": "Explore",
-					"id": "obj-45"
+					"id": "obj-51"
 				}
 			},
 			{
@@ -1269,7 +1422,7 @@
 						49.0,
 						22.0
 					],
-					"id": "obj-46"
+					"id": "obj-52"
 				}
 			},
 			{
@@ -1287,7 +1440,7 @@
 						22.0
 					],
 					"text": "explore",
-					"id": "obj-47"
+					"id": "obj-53"
 				}
 			},
 			{
@@ -1335,7 +1488,7 @@
 					"mode": 0,
 					"text": "Render",
 					"texton": "Render",
-					"id": "obj-48"
+					"id": "obj-54"
 				}
 			},
 			{
@@ -1354,7 +1507,7 @@
 						49.0,
 						22.0
 					],
-					"id": "obj-49"
+					"id": "obj-55"
 				}
 			},
 			{
@@ -1372,7 +1525,7 @@
 						22.0
 					],
 					"text": "render",
-					"id": "obj-50"
+					"id": "obj-56"
 				}
 			},
 			{
@@ -1413,7 +1566,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-51"
+					"id": "obj-57"
 				}
 			},
 			{
@@ -1431,7 +1584,7 @@
 						105.0,
 						22.0
 					],
-					"id": "obj-52"
+					"id": "obj-58"
 				}
 			},
 			{
@@ -1472,7 +1625,7 @@
 							"parameter_unitstyle": 1
 						}
 					},
-					"id": "obj-53"
+					"id": "obj-59"
 				}
 			},
 			{
@@ -1490,7 +1643,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-54"
+					"id": "obj-60"
 				}
 			},
 			{
@@ -1515,7 +1668,7 @@
 						40.0,
 						20.0
 					],
-					"id": "obj-55"
+					"id": "obj-61"
 				}
 			},
 			{
@@ -1540,7 +1693,7 @@
 						130.0,
 						20.0
 					],
-					"id": "obj-56"
+					"id": "obj-62"
 				}
 			},
 			{
@@ -1565,7 +1718,7 @@
 						130.0,
 						20.0
 					],
-					"id": "obj-57"
+					"id": "obj-63"
 				}
 			},
 			{
@@ -1590,7 +1743,7 @@
 						120,
 						22.0
 					],
-					"id": "obj-58"
+					"id": "obj-64"
 				}
 			},
 			{
@@ -1609,7 +1762,7 @@
 						112.0,
 						22.0
 					],
-					"id": "obj-59"
+					"id": "obj-65"
 				}
 			},
 			{
@@ -1617,9 +1770,8 @@
 					"maxclass": "newobj",
 					"text": "sfplay~ 1",
 					"numinlets": 2,
-					"numoutlets": 3,
+					"numoutlets": 2,
 					"outlettype": [
-						"",
 						"",
 						""
 					],
@@ -1629,7 +1781,7 @@
 						77.0,
 						22.0
 					],
-					"id": "obj-60"
+					"id": "obj-66"
 				}
 			},
 			{
@@ -1648,7 +1800,7 @@
 						49.0,
 						22.0
 					],
-					"id": "obj-61"
+					"id": "obj-67"
 				}
 			},
 			{
@@ -1666,7 +1818,7 @@
 						22.0
 					],
 					"text": "1",
-					"id": "obj-62"
+					"id": "obj-68"
 				}
 			},
 			{
@@ -1688,7 +1840,7 @@
 						45.0,
 						45.0
 					],
-					"id": "obj-63"
+					"id": "obj-69"
 				}
 			},
 			{
@@ -1704,7 +1856,7 @@
 						20.0
 					],
 					"text": "host, port: send 'host 127.0.0.1' or 'server 9123' to the js",
-					"id": "obj-64"
+					"id": "obj-70"
 				}
 			}
 		],
@@ -1957,198 +2109,6 @@
 					],
 					"source": [
 						"obj-1",
-						2
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-23",
-						0
-					],
-					"source": [
-						"obj-22",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-24",
-						0
-					],
-					"source": [
-						"obj-23",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-1",
-						0
-					],
-					"source": [
-						"obj-24",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-25",
-						0
-					],
-					"source": [
-						"obj-22",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-26",
-						0
-					],
-					"source": [
-						"obj-25",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-1",
-						0
-					],
-					"source": [
-						"obj-26",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-27",
-						0
-					],
-					"source": [
-						"obj-22",
-						2
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-28",
-						0
-					],
-					"source": [
-						"obj-27",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-1",
-						0
-					],
-					"source": [
-						"obj-28",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-29",
-						0
-					],
-					"source": [
-						"obj-22",
-						3
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-30",
-						0
-					],
-					"source": [
-						"obj-29",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-1",
-						0
-					],
-					"source": [
-						"obj-30",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-31",
-						0
-					],
-					"source": [
-						"obj-22",
-						4
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-32",
-						0
-					],
-					"source": [
-						"obj-31",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-1",
-						0
-					],
-					"source": [
-						"obj-32",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-33",
-						0
-					],
-					"source": [
-						"obj-22",
 						5
 					]
 				}
@@ -2156,6 +2116,174 @@
 			{
 				"patchline": {
 					"destination": [
+						"obj-23",
+						0
+					],
+					"source": [
+						"obj-22",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-24",
+						0
+					],
+					"source": [
+						"obj-23",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-1",
+						0
+					],
+					"source": [
+						"obj-24",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-26",
+						0
+					],
+					"source": [
+						"obj-25",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-27",
+						0
+					],
+					"source": [
+						"obj-26",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-1",
+						0
+					],
+					"source": [
+						"obj-27",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-28",
+						0
+					],
+					"source": [
+						"obj-1",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-29",
+						0
+					],
+					"source": [
+						"obj-28",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-30",
+						0
+					],
+					"source": [
+						"obj-29",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-1",
+						0
+					],
+					"source": [
+						"obj-30",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-31",
+						0
+					],
+					"source": [
+						"obj-28",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-32",
+						0
+					],
+					"source": [
+						"obj-31",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-1",
+						0
+					],
+					"source": [
+						"obj-32",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-33",
+						0
+					],
+					"source": [
+						"obj-28",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
 						"obj-34",
 						0
 					],
@@ -2184,8 +2312,8 @@
 						0
 					],
 					"source": [
-						"obj-22",
-						6
+						"obj-28",
+						3
 					]
 				}
 			},
@@ -2220,8 +2348,8 @@
 						0
 					],
 					"source": [
-						"obj-22",
-						7
+						"obj-28",
+						4
 					]
 				}
 			},
@@ -2246,6 +2374,18 @@
 					"source": [
 						"obj-38",
 						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-39",
+						0
+					],
+					"source": [
+						"obj-28",
+						5
 					]
 				}
 			},
@@ -2264,7 +2404,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-41",
+						"obj-1",
 						0
 					],
 					"source": [
@@ -2276,7 +2416,19 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-1",
+						"obj-41",
+						0
+					],
+					"source": [
+						"obj-28",
+						6
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-42",
 						0
 					],
 					"source": [
@@ -2288,12 +2440,24 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-43",
+						"obj-1",
 						0
 					],
 					"source": [
 						"obj-42",
 						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-43",
+						0
+					],
+					"source": [
+						"obj-28",
+						7
 					]
 				}
 			},
@@ -2408,7 +2572,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-1",
+						"obj-53",
 						0
 					],
 					"source": [
@@ -2420,7 +2584,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-54",
+						"obj-1",
 						0
 					],
 					"source": [
@@ -2432,7 +2596,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-1",
+						"obj-55",
 						0
 					],
 					"source": [
@@ -2444,31 +2608,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-59",
-						0
-					],
-					"source": [
-						"obj-1",
-						3
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-58",
-						0
-					],
-					"source": [
-						"obj-59",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-58",
+						"obj-56",
 						0
 					],
 					"source": [
@@ -2480,7 +2620,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-58",
+						"obj-1",
 						0
 					],
 					"source": [
@@ -2504,7 +2644,19 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-61",
+						"obj-1",
+						0
+					],
+					"source": [
+						"obj-58",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-60",
 						0
 					],
 					"source": [
@@ -2516,23 +2668,47 @@
 			{
 				"patchline": {
 					"destination": [
+						"obj-1",
+						0
+					],
+					"source": [
 						"obj-60",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-65",
+						0
+					],
+					"source": [
+						"obj-1",
+						3
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-64",
+						0
+					],
+					"source": [
+						"obj-65",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-64",
 						0
 					],
 					"source": [
 						"obj-61",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-62",
-						0
-					],
-					"source": [
-						"obj-61",
 						0
 					]
 				}
@@ -2540,7 +2716,7 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-60",
+						"obj-64",
 						0
 					],
 					"source": [
@@ -2552,11 +2728,11 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-63",
+						"obj-64",
 						0
 					],
 					"source": [
-						"obj-58",
+						"obj-63",
 						0
 					]
 				}
@@ -2564,23 +2740,11 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-63",
-						1
-					],
-					"source": [
-						"obj-58",
-						1
-					]
-				}
-			},
-			{
-				"patchline": {
-					"destination": [
-						"obj-63",
+						"obj-67",
 						0
 					],
 					"source": [
-						"obj-60",
+						"obj-65",
 						0
 					]
 				}
@@ -2588,11 +2752,83 @@
 			{
 				"patchline": {
 					"destination": [
-						"obj-63",
+						"obj-66",
+						0
+					],
+					"source": [
+						"obj-67",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-68",
+						0
+					],
+					"source": [
+						"obj-67",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-66",
+						0
+					],
+					"source": [
+						"obj-68",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-69",
+						0
+					],
+					"source": [
+						"obj-64",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-69",
 						1
 					],
 					"source": [
-						"obj-60",
+						"obj-64",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-69",
+						0
+					],
+					"source": [
+						"obj-66",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-69",
+						1
+					],
+					"source": [
+						"obj-66",
 						0
 					]
 				}
@@ -2614,72 +2850,77 @@
 				"Server",
 				0
 			],
-			"obj-23": [
+			"obj-25": [
+				"List Models",
+				"Models",
+				0
+			],
+			"obj-29": [
 				"Macro 1",
 				"M1",
 				0
 			],
-			"obj-25": [
+			"obj-31": [
 				"Macro 2",
 				"M2",
 				0
 			],
-			"obj-27": [
+			"obj-33": [
 				"Macro 3",
 				"M3",
 				0
 			],
-			"obj-29": [
+			"obj-35": [
 				"Macro 4",
 				"M4",
 				0
 			],
-			"obj-31": [
+			"obj-37": [
 				"Macro 5",
 				"M5",
 				0
 			],
-			"obj-33": [
+			"obj-39": [
 				"Macro 6",
 				"M6",
 				0
 			],
-			"obj-35": [
+			"obj-41": [
 				"Macro 7",
 				"M7",
 				0
 			],
-			"obj-37": [
+			"obj-43": [
 				"Macro 8",
 				"M8",
 				0
 			],
-			"obj-39": [
+			"obj-45": [
 				"Button A",
 				"A",
 				0
 			],
-			"obj-42": [
+			"obj-48": [
 				"Button B",
 				"B",
 				0
 			],
-			"obj-45": [
+			"obj-51": [
 				"Button Explore",
 				"Explore",
 				0
 			],
-			"obj-48": [
+			"obj-54": [
 				"Button Render",
 				"Render",
 				0
 			],
-			"obj-51": [
+			"obj-57": [
 				"Morph",
 				"Morph",
 				0
 			],
-			"obj-53": [
+			"obj-59": [
 				"Radius",
 				"Radius",
 				0

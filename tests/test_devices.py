@@ -79,9 +79,39 @@ def test_macros_device_push_bank_and_dials() -> None:
         assert v.get("parameter_invisible", 0) == 0  # automatable
     assert p["openinpresentation"] == 1 and p["devicewidth"] > 0
     texts = [b.get("text", "") for b in _boxes(doc)]
-    assert sum(t == "live.remote~" for t in texts) == 64
+    assert sum(t == "live.remote~" for t in texts) == 128
     assert "midiin" in texts and "midiout" in texts  # notes still reach the synth
     assert any(t.startswith("js flowsynth.js macros") for t in texts)
+
+
+def test_target_choice_and_folder_are_stored_with_the_set() -> None:
+    for path, varname, longname in ((MACROS, "flowsynth_target", "Target Device"),
+                                    (SKETCH, "flowsynth_folder", "Sketch Folder")):
+        p = _doc(path)["patcher"]
+        box = next(b for b in _boxes({"patcher": p}) if b.get("varname") == varname)
+        v = box["saved_attribute_attributes"]["valueof"]
+        assert box["parameter_enable"] == 1 and v["parameter_type"] == 3  # blob: stored
+        assert v["parameter_invisible"] == 1  # stored only, never automated
+        assert p["parameters"][box["id"]][0] == longname  # Live saves what the map lists
+
+
+def test_model_menu_and_completion_bangs_are_wired() -> None:
+    for path in (MACROS, PATCHES[0]):
+        doc = amxd.read_amxd(path.read_bytes()).patcher if path.suffix == ".amxd" else \
+            json.loads(path.read_text())
+        assert any(b.get("varname") == "model_menu" for b in _boxes(doc)), path.name
+    doc = _doc(SKETCH)
+    boxes = {b["id"]: b for b in _boxes(doc)}
+    cords = [(ln["patchline"]["source"], ln["patchline"]["destination"])
+             for ln in doc["patcher"]["lines"]]
+
+    def fed_by(text: str, outlet: int) -> set[str]:
+        return {boxes[d[0]].get("text") for s, d in cords
+                if boxes[s[0]].get("text", "").startswith(text) and s[1] == outlet}
+    assert "written" in fed_by("buffer~", 1)  # the take is sent once it is on disk
+    assert "played" in fed_by("play~", 1)  # the Play button resets at the end
+    test = json.loads(PATCHES[1].read_text())
+    assert any(b.get("text") == "deferlow" for b in _boxes(test))  # pings when opened
 
 
 def test_sketch_device_records_and_sends() -> None:
@@ -146,6 +176,42 @@ def test_validator_catches_broken_patches() -> None:
     assert any("Push bank" in e for e in broken(
         lambda p: p["parameters"]["parameterbanks"]["0"]["parameters"].__setitem__(0, "Nope")))
     assert any("declares" in e for e in broken(lambda p: boxes(p)[0].update(numoutlets=1)))
+
+    # holes an audit found: each broken variant must fail
+    def drop_dial_from_map(p) -> None:
+        del p["parameters"][dials(p)[3]["id"]]
+    assert any("parameters map" in e for e in broken(drop_dial_from_map))
+    assert any("hidden from automation" in e for e in broken(
+        lambda p: dials(p)[0]["saved_attribute_attributes"]["valueof"].update(
+            parameter_invisible=1)))
+    assert any("needs Push banks" in e for e in broken(
+        lambda p: p["parameters"].pop("parameterbanks")))
+
+    def drop_pattr(p) -> None:
+        stored = next(b for b in boxes(p) if b.get("text", "").startswith("pattr"))
+        del p["parameters"][stored["id"]]
+    assert any("parameters map" in e for e in broken(drop_pattr))
+    sketch = _doc(SKETCH)
+    assert _errors(sketch) == []
+    for b in _boxes(sketch):
+        if b.get("varname") == "flowsynth_folder":
+            del sketch["patcher"]["parameters"][b["id"]]
+    assert any("Sketch Folder" in e for e in _errors(sketch))
+
+
+def test_object_counts_match_what_max_saves() -> None:
+    # as Max 8 writes them into saved patchers (numinlets/numoutlets)
+    assert objects.counts_for("newobj", "plugin~") == (2, 2)
+    assert objects.counts_for("newobj", "sfplay~ 1") == (2, 2)
+    assert objects.counts_for("newobj", "play~ buf 1") == (1, 2)
+    assert objects.counts_for("newobj", "play~ buf 2") == (1, 3)
+    assert objects.counts_for("newobj", "record~ buf 1") == (3, 1)
+    assert objects.counts_for("newobj", "record~ buf 2") == (4, 1)
+    assert objects.counts_for("newobj", "buffer~ b 8000 1") == (1, 2)
+    assert objects.counts_for("newobj", "pattr x") == (1, 3)
+    assert objects.counts_for("newobj", "conformpath slash boot") == (1, 2)
+    assert objects.counts_for("newobj", "opendialog fold") == (1, 2)
+    assert objects.counts_for("newobj", "route a b c") == (4, 4)
 
 
 def test_validator_reads_chunks_strictly(tmp_path: Path) -> None:

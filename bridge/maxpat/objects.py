@@ -37,11 +37,11 @@ def _record(args: list[str]) -> Counts:
 
 
 def _play(args: list[str]) -> Counts:
-    return 2, _channels(args[1:]) + 1  # signal outs, then "done"
+    return 1, _channels(args[1:]) + 1  # one inlet; signal outs, then a bang when done
 
 
 def _sfplay(args: list[str]) -> Counts:
-    return 2, _channels(args) + 2  # signals, position-free Max 8 layout: ..., bang at end
+    return 2, _channels(args) + 1  # signal outs, then a bang when the file ends
 
 
 def _vst(args: list[str]) -> Counts:
@@ -89,7 +89,7 @@ NEWOBJ: dict[str, Callable[[list[str]], Counts]] = {
     "record~": _record,
     "play~": _play,
     "sfplay~": _sfplay,
-    "plugin~": _fixed(1, 2),
+    "plugin~": _fixed(2, 2),
     "plugout~": _fixed(2, 2),
     "conformpath": _fixed(1, 2),
     "opendialog": _fixed(1, 2),

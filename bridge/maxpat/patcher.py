@@ -98,6 +98,17 @@ class Patcher:
         self.params[box_id] = [longname, shortname, 0]
         return box_id
 
+    def stored(self, varname: str, x: float, y: float, *, longname: str,
+               shortname: str) -> str:
+        """A [pattr] whose value Live keeps with the set (a blob parameter, stored only: never
+        automated, never on Push), for set-up choices such as a folder or a target device."""
+        box_id = self.obj(f"pattr {varname}", x, y, 150, parameter_enable=1, varname=varname,
+                          saved_attribute_attributes={"valueof": {
+                              "parameter_longname": longname, "parameter_shortname": shortname,
+                              "parameter_type": 3, "parameter_invisible": 1}})
+        self.params[box_id] = [longname, shortname, 0]
+        return box_id
+
     def bank(self, name: str, longnames: list[str]) -> None:
         """A Push bank of up to 8 parameters; the first bank is what Push shows first."""
         if len(longnames) > 8:

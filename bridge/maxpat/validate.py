@@ -8,7 +8,11 @@ What it checks:
 - only Max's own objects (``objects``), and [js] files that exist beside the patch;
 - every live.* parameter: a unique long name, a short name, a range and an initial value
   inside it (menus: their items);
-- Push banks naming existing parameters, 8 slots each;
+- every parameter (live.* objects and anything with parameter_enable, such as a stored
+  [pattr]) listed in the patcher's ``parameters`` map under its own long name: Live saves
+  only what that map lists;
+- Push banks naming existing parameters, 8 slots each, none of them hidden from automation;
+  a device with automatable parameters has at least one bank;
 - a device: opens in presentation, has a width, every presented box inside width x 169 px.
 """
 
@@ -60,6 +64,15 @@ def _check_parameter(box: dict[str, Any], longnames: dict[str, str], errors: lis
         errors.append(f"{bid}: {box['maxclass']} is not a Live parameter (parameter_enable)")
         return
     v = box.get("saved_attribute_attributes", {}).get("valueof", {})
+    if v.get("parameter_type") == 3:  # blob (a stored pattr): a name, no range or default
+        name = v.get("parameter_longname")
+        if not name:
+            errors.append(f"{bid}: stored parameter without a long name")
+        elif name in longnames:
+            errors.append(f"{bid}: long name {name!r} already used by {longnames[name]}")
+        else:
+            longnames[name] = bid
+        return
     name = v.get("parameter_longname")
     if not name:
         errors.append(f"{bid}: parameter without a long name")
@@ -86,6 +99,10 @@ def _check_parameter(box: dict[str, Any], longnames: dict[str, str], errors: lis
         errors.append(f"{bid}: parameter {name!r} default {init[0]} outside [{lo}, {hi}]")
 
 
+def _valueof(box: dict[str, Any]) -> dict[str, Any]:
+    return box.get("saved_attribute_attributes", {}).get("valueof", {})
+
+
 def validate_doc(doc: dict[str, Any], js_dir: Path, device: bool) -> list[str]:
     p = doc["patcher"]
     errors: list[str] = []
@@ -106,7 +123,7 @@ def validate_doc(doc: dict[str, Any], js_dir: Path, device: bool) -> list[str]:
             if declared != c:
                 errors.append(f"{bid}: declares {declared[0]} inlets/{declared[1]} outlets, "
                               f"{box.get('text', box.get('maxclass'))} has {c[0]}/{c[1]}")
-        if box.get("maxclass") in objects.LIVE_PARAMETERS:
+        if box.get("maxclass") in objects.LIVE_PARAMETERS or box.get("parameter_enable") == 1:
             _check_parameter(box, longnames, errors)
     for entry in p.get("lines", []):
         line = entry.get("patchline", {})
@@ -121,13 +138,29 @@ def validate_doc(doc: dict[str, Any], js_dir: Path, device: bool) -> list[str]:
     for key in params:
         if key.startswith("obj-") and key not in boxes:
             errors.append(f"parameters lists {key}, which is not a box")
-    for key, bank in params.get("parameterbanks", {}).items():
+    for name, bid in longnames.items():
+        entry = params.get(bid)
+        if not isinstance(entry, list) or not entry:
+            errors.append(f"{bid}: parameter {name!r} is missing from the patcher's parameters "
+                          "map, so Live would not save it; rebuild the device")
+        elif entry[0] != name:
+            errors.append(f"{bid}: parameters map calls it {entry[0]!r}, the box {name!r}")
+    banks = params.get("parameterbanks", {})
+    for key, bank in banks.items():
         names = bank.get("parameters", [])
         if len(names) != 8:
             errors.append(f"Push bank {key} has {len(names)} slots, not 8")
         for n in names:
             if n != "-" and n not in longnames:
                 errors.append(f"Push bank {key} names {n!r}, which is no parameter")
+            elif n != "-" and _valueof(boxes[longnames[n]]).get("parameter_invisible", 0):
+                errors.append(f"Push bank {key} holds {n!r}, which is hidden from automation "
+                              "(Push cannot show it): make it automatable or take it out")
+    visible = [n for n, bid in longnames.items()
+               if not _valueof(boxes[bid]).get("parameter_invisible", 0)]
+    if device and visible and not banks:
+        errors.append(f"a device with automatable parameters ({', '.join(visible[:3])}...) "
+                      "needs Push banks (parameterbanks); without them Push guesses")
     if device:
         width = p.get("devicewidth")
         if p.get("openinpresentation") != 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.maxpat.patcher import Patcher
+from bridge.maxpat.patcher import Patcher, Rect
 
 JS = "flowsynth.js"
 SERVER_PORT = 9123
@@ -59,6 +59,20 @@ def button_to_js(p: Patcher, src: str, js: str, message: str, x: float, y: float
     p.connect(msg, 0, js, 0)
 
 
+def model_menu(p: Patcher, js: str, present: Rect, button: Rect, x: float, y: float) -> None:
+    """A menu of the server's models (/flowsynth/models): choosing one loads it into the slot.
+    The [js] fills it when the server answers, and marks the slot's model after each info."""
+    route = p.obj("route models", x, y)
+    p.connect(js, 5, route, 0)
+    menu = p.ui("umenu", x, y + 30, 150, 18, present, items=["(models)"], varname="model_menu")
+    p.connect(route, 0, menu, 0)
+    to_js(p, menu, js, "loadmodel", x, y + 60)
+    listing = p.param("live.text", x + 160, y + 30, 40, 18, button, longname="List Models",
+                      shortname="Models", kind="enum", enum=["off", "on"], initial=0,
+                      hidden=True, mode=0, text="Models", texton="Models")
+    button_to_js(p, listing, js, "models", x + 160, y + 60)
+
+
 def header(p: Patcher, js: str, role_name: str, *, live: bool = True) -> None:
     """Title, slot menu, reply-port and server-port boxes along the top of the face."""
     p.comment(f"FlowSynth {role_name}", 10, 10, 120, present=(4, 2, 90, 18),
@@ -75,7 +89,8 @@ def header(p: Patcher, js: str, role_name: str, *, live: bool = True) -> None:
                     shortname="Server", kind="int", lo=1, hi=65535, initial=SERVER_PORT,
                     unitstyle=0, hidden=True)
     to_js(p, sport, js, "server", 130, 70)
+    # In Live, "ready" also tells the [js] that the Live API may be used from now on.
     start = p.obj("live.thisdevice", 200, 10) if live else p.obj("loadbang", 200, 10)
-    init = p.msg("init", 200, 40)
+    init = p.msg("ready" if live else "init", 200, 40)
     p.connect(start, 0, init, 0)
     p.connect(init, 0, js, 0)

@@ -2,11 +2,13 @@
 
 Face (560 x 169): 8 macro dials (the first Push bank), target menu and Map, anchors A/B,
 Morph, Radius and Explore, Render, and status lines. Replies set the mapped parameters of the
-target device through 64 live.remote~ objects (continuous) or the Live API (one-shot)."""
+target device through 128 live.remote~ objects (continuous) or the Live API (one-shot).
+The target choice is kept with the set in a stored-only [pattr]; the [js] maps by itself
+when the model's names arrive, so a reopened set drives its synth without pressing Map."""
 
 from __future__ import annotations
 
-from common import button_to_js, core, header, to_js
+from common import button_to_js, core, header, model_menu, to_js
 
 from bridge.maxpat.patcher import Patcher
 
@@ -14,7 +16,7 @@ KIND = "midi"
 OUTPUT = "m4l_devices/FlowSynth Macros.amxd"
 WIDTH = 560.0
 N_MACROS = 8
-N_REMOTES = 64
+N_REMOTES = 128  # more matched parameters follow only one-shot results
 MACRO_NAMES = [f"Macro {k + 1}" for k in range(N_MACROS)]
 
 
@@ -44,9 +46,14 @@ def build(p: Patcher) -> None:
     menu = p.ui("umenu", 400, 120, 128, 18, (396, 24, 124, 18), items=["next device"],
                 varname="target_menu")
     to_js(p, menu, js, "target", 400, 150)
-    targets = p.obj("route targets", 400, 90)
+    targets = p.obj("route targets targetsave", 400, 90, 160)
     p.connect(js, 5, targets, 0)
     p.connect(targets, 0, menu, 0)
+    # The choice (position and device name) lives in the set; it comes back at load.
+    saved = p.stored("flowsynth_target", 600, 90, longname="Target Device", shortname="Target")
+    p.connect(targets, 1, saved, 0)
+    to_js(p, saved, js, "savedtarget", 600, 120)
+    model_menu(p, js, (4, 148, 180, 18), (188, 148, 44, 18), 760, 90)
     buttons = [("Scan", "refresh", (522, 24, 34, 18)), ("Map", "map", (396, 46, 52, 18)),
                ("Anchor A", "anchor a", (452, 46, 50, 18)),
                ("Anchor B", "anchor b", (506, 46, 50, 18)),

@@ -1,8 +1,10 @@
 """FlowSynth Sketch: a Live audio effect on a track with a microphone (or any audio).
 
-Record up to 8 s into a buffer~, write it as a WAV file into the folder the server allows
-(`flowsynth serve --allow-dir FOLDER`), send /flowsynth/S/sketch; the Macros device on the
-same slot applies the result. Plays back the take, and auditions /rendered files."""
+Record up to 8 s into a buffer~, write it as a WAV file into the server's sketch folder
+(asked for with /flowsynth/sketch_dir) or a folder the musician chose that the server allows
+(`--allow-dir`), and send /flowsynth/S/sketch once buffer~ says the file is written; the
+Macros device on the same slot applies the result. Plays back the take, and auditions
+/rendered files."""
 
 from __future__ import annotations
 
@@ -30,6 +32,13 @@ def build(p: Patcher) -> None:
     buf = p.obj(f"buffer~ {BUFFER} 8000 1", 200, 440)
     rec = p.obj(f"record~ {BUFFER} 1", 10, 480)
     play = p.obj(f"play~ {BUFFER} 1", 200, 480)
+    # buffer~ bangs when its write is on disk; play~ when the take has played.
+    written = p.msg("written", 200, 520)
+    p.connect(buf, 1, written, 0)
+    p.connect(written, 0, js, 0)
+    played = p.msg("played", 260, 520)
+    p.connect(play, 1, played, 0)
+    p.connect(played, 0, js, 0)
     sf = p.obj("sfplay~ 1", 360, 480)
     p.connect(adc, 0, rec, 0)
     for src in (play, sf):
@@ -51,15 +60,18 @@ def build(p: Patcher) -> None:
                          shortname="Rec", kind="enum", enum=["off", "on"], initial=0,
                          mode=1, text="Rec", texton="Stop")
     to_js(p, rec_button, js, "rec", 10, 240)
-    ui_route = p.obj("route 0", 10, 160)
+    ui_route = p.obj("route 0 1", 10, 160)
     p.connect(js, 2, ui_route, 0)
     p.connect(ui_route, 0, rec_button, 0)
     play_button = p.param("live.text", 90, 200, 60, 30, (78, 24, 70, 40), longname="Play Take",
                           shortname="Play", kind="enum", enum=["off", "on"], initial=0,
                           mode=1, text="Play", texton="Stop", hidden=True)
     to_js(p, play_button, js, "play", 90, 240)
+    p.connect(ui_route, 1, play_button, 0)
+    p.bank("Sketch", ["Record"])
 
-    # The folder the server allows; kept with the Live set in a stored-only blob parameter.
+    # A folder of the musician's choice (the server must allow it) instead of the server's
+    # own sketch folder; kept with the Live set in a stored-only blob parameter.
     folder_button = p.param("live.text", 170, 200, 60, 18, (152, 24, 70, 18),
                             longname="Choose Folder", shortname="Folder", kind="enum",
                             enum=["off", "on"], initial=0, hidden=True, mode=0,
@@ -67,13 +79,11 @@ def build(p: Patcher) -> None:
     sel = p.obj("sel 1", 170, 240)
     dialog = p.obj("opendialog fold", 170, 270)
     conform = p.obj("conformpath slash boot", 170, 300)
-    stored = p.obj("pattr flowsynth_folder", 170, 330, 150, parameter_enable=1,
-                   saved_attribute_attributes={"valueof": {
-                       "parameter_longname": "Sketch Folder", "parameter_shortname": "Folder",
-                       "parameter_type": 3, "parameter_invisible": 1}})
+    stored = p.stored("flowsynth_folder", 170, 330, longname="Sketch Folder",
+                      shortname="Folder")
     p.chain(folder_button, sel, dialog, conform, stored)
     to_js(p, stored, js, "folder", 170, 360)
-    p.comment("start the server with --allow-dir on this folder", 250, 200, 260,
+    p.comment("optional: a folder the server allows (--allow-dir)", 250, 200, 260,
               present=(152, 46, 144, 20), fontsize=8.0)
     button_to_js(p, p.param("live.text", 250, 240, 60, 18, (226, 24, 70, 18),
                             longname="Ping", shortname="Ping", kind="enum",

@@ -4,7 +4,7 @@ the plugin's: train on that plugin through `--synth vst3:...`)."""
 
 from __future__ import annotations
 
-from common import button_to_js, core, header, to_js
+from common import button_to_js, core, header, model_menu, to_js
 
 from bridge.maxpat.patcher import Patcher
 
@@ -17,6 +17,7 @@ def build(p: Patcher) -> None:
                           "error": (4, 190, 500, 30), "port": (4, 222, 200, 18)})
     js = c.js
     header(p, js, "(Max)", live=False)
+    model_menu(p, js, (4, 244, 180, 18), (188, 244, 44, 18), 760, 90)
     dial_route = p.obj("route " + " ".join(str(k) for k in range(8)), 10, 120, 300)
     p.connect(js, 2, dial_route, 0)
     for k in range(8):

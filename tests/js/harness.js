@@ -27,14 +27,16 @@ function load(role, live) {
     Task.prototype.repeat = function () { this.repeating = true; };
     Task.prototype.schedule = function (ms) { this.delay = ms; };
     Task.prototype.cancel = function () { this.cancelled = true; };
+    // Max's LiveAPI gives .id as a string ("10"), while id lists hold numbers: the stand-in
+    // does the same, so that a comparison of the two without Number() fails here too.
     function LiveAPI(p) {
         this.path = p;
-        if (p === "this_device") this.id = 10;
-        else if (p === "this_device canonical_parent") this.id = 1;
-        else this.id = Number(String(p).replace("id ", ""));
+        if (p === "this_device") this.id = String(live.me || 10);
+        else if (p === "this_device canonical_parent") this.id = "1";
+        else this.id = String(Number(String(p).replace("id ", "")));
     }
     LiveAPI.prototype.get = function (prop) {
-        if (this.id === 1 && prop === "devices") {
+        if (this.id === "1" && prop === "devices") {
             var l = []; live.devices.forEach(function (d) { l.push("id", d); }); return l;
         }
         var o = live.objects[this.id];
@@ -43,7 +45,7 @@ function load(role, live) {
         return Array.isArray(v) ? v : [v];
     };
     LiveAPI.prototype.set = function (prop, value) {
-        live.sets.push([this.id, prop, value]);
+        live.sets.push([Number(this.id), prop, value]);
         live.objects[this.id][prop] = value;
     };
     var ctx = {
