@@ -403,3 +403,67 @@ def test_stop_is_clean_and_quick(tmp_path):
     server.stop()
     assert time.monotonic() - t0 < 1.5 and not server.alive()
     assert threading.active_count() < 50
+
+
+# --- the sketch folder the server offers (/flowsynth/sketch_dir) ---------------------------
+
+
+def test_sketch_dir_is_offered_and_allowed(tmp_path):
+    import soundfile as sf
+
+    sketches = tmp_path / "sketches"
+    sketches.mkdir()
+    cfg = ServerConfig(port=0, sketch_dir=str(sketches))
+    server = OSCServer(make_model, list_models, cfg)
+    server.load_slot(1, "toy")
+    server.start()
+    c = Client(server.address)
+    try:
+        server.wait_idle()
+        c.send("/flowsynth/hello", c.port)
+        c.until("/flowsynth/welcome")
+        c.send("/flowsynth/sketch_dir")
+        assert c.until("/flowsynth/sketch_dir") == [str(sketches)]
+        wav = sketches / "flowsynth-sketch-1-1.wav"
+        sf.write(wav, 0.3 * np.sin(np.linspace(0, 900, 16000)), 16000)
+        c.send("/flowsynth/1/sketch", str(wav))  # no --allow-dir: the sketch folder suffices
+        c.until("/flowsynth/1/latent")
+        c.send("/flowsynth/sketch_dir", 1)
+        assert c.until("/flowsynth/error")[:2] == [0, "bad_args"]
+    finally:
+        c.close()
+        server.stop()
+
+
+def test_no_sketch_dir_says_not_allowed():
+    server = OSCServer(make_model, list_models, ServerConfig(port=0))
+    server.start()
+    c = Client(server.address)
+    try:
+        c.send("/flowsynth/hello", c.port)
+        c.until("/flowsynth/welcome")
+        c.send("/flowsynth/sketch_dir")
+        err = c.until("/flowsynth/error")
+        assert err[:2] == [0, "not_allowed"] and "--allow-dir" in err[2]
+    finally:
+        c.close()
+        server.stop()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes and owners")
+def test_private_folder_is_created_for_this_user_only(tmp_path):
+    from bridge.commands.serve import private_folder
+
+    made = private_folder(str(tmp_path / "flowsynth-sketches"))
+    assert os.stat(made).st_mode & 0o777 == 0o700
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o777)
+    os.chmod(loose, 0o777)
+    assert os.stat(private_folder(str(loose))).st_mode & 0o777 == 0o700
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="link"):
+        private_folder(str(tmp_path / "link"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        private_folder(str(tmp_path / "file"))

@@ -9,7 +9,9 @@ import importlib.util
 import logging
 import os
 import signal
+import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder whose audio files sketch and render may read and write "
                         "(repeatable). Nothing is allowed by default, not even the temp "
                         "folder: point this at the folder your Sketch device records into")
+    p.add_argument("--sketch-dir", metavar="DIR",
+                   help="folder offered to the Sketch device (/flowsynth/sketch_dir) and "
+                        "allowed for sketch and render; created for this user only if missing "
+                        "(default: <system temp>/flowsynth-sketches)")
+    p.add_argument("--no-sketch-dir", action="store_true",
+                   help="offer no sketch folder: only --allow-dir folders may be used")
     p.add_argument("--output-dir", metavar="DIR",
                    help="where render writes when given no path (default "
                         "~/.cache/flowsynth/renders); always allowed")
@@ -79,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
         args.output_dir or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"),
                                         "flowsynth", "renders")))
     os.makedirs(output_dir, exist_ok=True)
+    sketch_dir = None if args.no_sketch_dir else private_folder(
+        args.sketch_dir or os.path.join(tempfile.gettempdir(), "flowsynth-sketches"))
 
     loader, list_models, get_synth, default = _model_source(args.model_factory, models_dirs)
     # Model paths sent over OSC must lie in a models folder; the shipped folder is one.
     path_dirs = models_dirs + [d for d in _shipped_dirs() if d not in models_dirs]
     config = ServerConfig(host=args.host, port=args.port, reply_port=args.reply_port,
                           allow_dirs=allow_dirs, models_dirs=path_dirs, output_dir=output_dir,
+                          sketch_dir=sketch_dir,
                           queue_size=args.queue_size, script_checkpoints=not args.eager,
                           freeze_heap=True)
     server = OSCServer(loader, list_models, config, get_synth=get_synth)
@@ -113,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    _banner(server, model, allow_dirs, models_dirs, output_dir)
+    _banner(server, model, allow_dirs + ([sketch_dir] if sketch_dir else []), models_dirs,
+            output_dir)
     try:
         while not stop.wait(0.5):
             pass
@@ -121,6 +133,27 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
     print("flowsynth serve: stopped", flush=True)
     return 0
+
+
+def private_folder(path: str) -> str:
+    """The sketch folder: created readable and writable by this user only. The system temp
+    folder is shared, so an existing one must be a real folder (not a link) that this user
+    owns; a looser mode left by an earlier version is tightened to 0700."""
+    path = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"sketch folder {path} is not a folder (a link or a file); remove it "
+                         "or choose another with --sketch-dir")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise ValueError(f"sketch folder {path} belongs to another user; remove it or choose "
+                         "another with --sketch-dir")
+    if os.name == "posix" and st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return os.path.realpath(path)
 
 
 def _folder(path: str, option: str) -> str:

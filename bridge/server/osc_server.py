@@ -61,6 +61,8 @@ class ServerConfig:
     allow_dirs: list[str] = field(default_factory=list)  # audio may be read/written here
     models_dirs: list[str] = field(default_factory=list)  # model paths must lie here
     output_dir: str | None = None  # where `render` without a path writes
+    # A folder the server offers the Sketch device (/flowsynth/sketch_dir) and allows.
+    sketch_dir: str | None = None
     queue_size: int = 8
     max_audio_seconds: float = MAX_AUDIO_SECONDS
     max_audio_bytes: int = MAX_AUDIO_BYTES
@@ -242,7 +244,7 @@ class OSCServer:
         }
         self._server_verbs: dict[str, Callable[[list, Client], None]] = {
             "hello": self._hello, "ping": self._ping, "models": self._models,
-            "stats": self._stats,
+            "stats": self._stats, "sketch_dir": self._sketch_dir,
         }
 
     # --- life cycle ------------------------------------------------------------------------
@@ -480,6 +482,14 @@ class OSCServer:
         self.send_to(client, "/flowsynth/stats",
                      [self.received, self.errors, pending, self.work.depth(), _rss_kb()])
 
+    def _sketch_dir(self, args: list, client: Client) -> None:
+        v.count(args, 0, 0, "sketch_dir")
+        if not self.config.sketch_dir:
+            raise v.RequestError("not_allowed", "this server offers no sketch folder (started "
+                                 "with --no-sketch-dir); record into a folder it allows "
+                                 "(--allow-dir)")
+        self.send_to(client, "/flowsynth/sketch_dir", [self.config.sketch_dir])
+
     # per-slot addresses
 
     def _slot_hello(self, slot: Slot, args: list, client: Client) -> None:
@@ -557,6 +567,8 @@ class OSCServer:
 
     def _audio_dirs(self) -> list[str]:
         dirs = list(self.config.allow_dirs)
+        if self.config.sketch_dir:
+            dirs.append(self.config.sketch_dir)
         if self.config.output_dir:
             dirs.append(self.config.output_dir)
         return dirs
