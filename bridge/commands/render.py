@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from bridge.data import DEFAULT_SHARD_SIZE
 from bridge.synth.base import NOTE_SETS, SAMPLING_MODES
 
 
@@ -34,7 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=4.0, help="seconds rendered per note (4.0)")
     p.add_argument("--sample-rate", type=int, default=22050)
     p.add_argument("--n-mels", type=int, default=64, help="mel bands (64, or 128)")
-    p.add_argument("--shard-size", type=int, default=256, help="presets per shard file (256)")
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        default=DEFAULT_SHARD_SIZE,
+        help=f"presets per shard file ({DEFAULT_SHARD_SIZE}); the unit of parallel work and resume",
+    )
     p.add_argument(
         "--sampling",
         choices=SAMPLING_MODES,

@@ -10,6 +10,8 @@ reductions round differently with other thread counts.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ import numpy as np
 
 from bridge import __version__
 from bridge.audio.features import FeatureConfig, log_mel
+from bridge.data import DEFAULT_SHARD_SIZE
 from bridge.data import tags as tagmod
 from bridge.data.dataset import (
     FORMAT,
@@ -108,7 +111,7 @@ class RenderSettings:
     seed: int = 0
     sampling: str = "uniform"
     subset: str | None = None
-    shard_size: int = 256
+    shard_size: int = DEFAULT_SHARD_SIZE
     synth_config: str | None = None
     silence_db: float = SILENCE_DB
 
@@ -242,11 +245,42 @@ def _use_one_thread() -> int:
     return before
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the process that started the pool goes away.
+
+    A pool's workers outlive a main process that is killed (SIGKILL, OOM killer): they would
+    go on rendering shards that no manifest records and print BrokenPipe tracebacks when
+    they hand results to nobody. Linux can signal a child when its parent dies (prctl
+    PR_SET_PDEATHSIG); elsewhere :func:`_render_and_write` checks the parent before each shard.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the per-shard check below still stops the worker
+    # The parent may have died before prctl took effect; then nobody would signal us.
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _init_worker(
-    synth_ref: Synth | tuple[str, str | None], settings: RenderSettings, out: str
+    synth_ref: Synth | tuple[str, str | None],
+    settings: RenderSettings,
+    out: str,
+    parent_pid: int | None = None,
 ) -> None:
     from bridge.synth.registry import get_synth
 
+    # Ctrl-C reaches the whole process group; the main process alone handles it (it stops
+    # the pool), so workers print no KeyboardInterrupt tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
+        _STATE["parent_pid"] = parent_pid
     _use_one_thread()
     synth = synth_ref if isinstance(synth_ref, Synth) else get_synth(*synth_ref)
     _STATE.update(synth=synth, settings=settings, out=Path(out))
@@ -254,6 +288,9 @@ def _init_worker(
 
 def _render_and_write(index: int) -> dict:
     settings: RenderSettings = _STATE["settings"]
+    parent = _STATE.get("parent_pid")
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # orphaned (no PDEATHSIG on this system): the shard would go unrecorded
     arrays, drops = render_shard(_STATE["synth"], settings, index)
     name = shard_name(index)
     sha = write_shard(_STATE["out"] / name, arrays)
@@ -460,7 +497,8 @@ def render_dataset(
         else:
             # spawn: a fresh interpreter per worker, safe with torch's and numba's threads.
             ctx = mp.get_context("spawn")
-            with ctx.Pool(min(workers, len(todo)), _init_worker, (ref, settings, str(out))) as pool:
+            init = (ref, settings, str(out), os.getpid())
+            with ctx.Pool(min(workers, len(todo)), _init_worker, init) as pool:
                 for entry in pool.imap_unordered(_render_and_write, todo):
                     record(entry)
     finally:
