@@ -128,9 +128,9 @@ def _real_audio(model: SavedModel, n: int, rng: np.random.Generator) -> np.ndarr
     """Renders of random presets on the model's synth, or None when the synth is unavailable
     (a VST3 that is not installed here)."""
     try:
-        from bridge.synth import get_synth
+        from bridge.synth.registry import rebuild_synth
 
-        synth = get_synth(model.synth_name)
+        synth = rebuild_synth(model.synth_name, model.spec)
         presets = model.spec.expand(model.learn_spec, model.learn_spec.sample_uniform(rng, n))
         audio = synth.render(presets, model.notes[0], model.features.sample_rate)
         return np.asarray(audio, np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 from bridge.audio.features import log_mel
 from bridge.models.checkpoint_host import CheckpointModel
 from bridge.models.saved import SavedModel
-from bridge.synth.registry import get_synth
+from bridge.synth.registry import rebuild_synth
 
 
 def _save(fig, path: Path) -> None:
@@ -26,7 +26,8 @@ def _save(fig, path: Path) -> None:
 
 def _strip(model: SavedModel, learn_params: np.ndarray) -> np.ndarray:
     """Render a path of presets and lay their spectrograms side by side."""
-    synth, note, sr = get_synth(model.synth_name), model.notes[0], model.features.sample_rate
+    synth = rebuild_synth(model.synth_name, model.spec)
+    note, sr = model.notes[0], model.features.sample_rate
     mels = log_mel(synth.render(model.full_presets(learn_params), note, sr), model.features)
     return np.concatenate(list(mels), axis=1)
 
@@ -86,7 +87,7 @@ def plot_morph(
     import matplotlib.pyplot as plt
 
     host = CheckpointModel(model)
-    synth = get_synth(model.synth_name)
+    synth = rebuild_synth(model.synth_name, model.spec)
     rng = np.random.default_rng(seed)
     ends = [p if p is not None else synth.sample_presets(rng, 1, "natural")[0] for p in (a, b)]
     learn = model.spec.restrict(

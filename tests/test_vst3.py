@@ -345,3 +345,98 @@ def test_a_folder_that_is_no_plugin_fails_to_load_clearly(tmp_path: Path) -> Non
     (tmp_path / "Empty.vst3").mkdir()
     with pytest.raises(VST3Error, match=r"could not load .*Empty\.vst3"):
         VST3Synth(tmp_path / "Empty.vst3")
+
+
+# --- pins travel with datasets and models ---------------------------------------------------
+PINS_TOML = """
+learn = ["Cutoff", "Resonance", "Osc 1 Wave", "Octave"]
+[subsets]
+filter = ["Cutoff", "Resonance"]
+[fixed]
+"Volume" = 0.8
+"Filter On" = true
+"Unison" = "4"
+"""
+
+
+@pytest.fixture
+def fake_bundle(tmp_path: Path, monkeypatch) -> Path:
+    """A .vst3 path whose 'plugin' is the stand-in instrument (a fresh one per load)."""
+    import bridge.synth.vst3 as vst3
+
+    bundle = tmp_path / "Fake.vst3"
+    bundle.mkdir()
+    loads: list[FakeInstrument] = []
+
+    def load(path: Path, plugin_name: str | None) -> FakeInstrument:
+        assert Path(path) == bundle
+        loads.append(FakeInstrument(DESCRIPTIONS))
+        return loads[-1]
+
+    monkeypatch.setattr(vst3, "_load_plugin", load)
+    return bundle
+
+
+def test_pinned_identifier_rebuilds_the_synth_without_the_toml(tmp_path: Path,
+                                                               fake_bundle: Path) -> None:
+    from bridge.synth.registry import rebuild_synth
+    from bridge.synth.vst3 import split_identifier
+
+    toml = tmp_path / "pins.toml"
+    toml.write_text(PINS_TOML)
+    synth = get_synth(f"vst3:{fake_bundle}", config=str(toml))
+    assert synth.spec.names == ["Cutoff", "Resonance", "Osc_1_Wave", "Octave"]
+    path, pins = split_identifier(synth.name)
+    assert path == f"vst3:{fake_bundle}" and pins is not None
+    assert pins["fixed"] == {"Filter_On": 1.0, "Unison": pytest.approx(2 / 3), "Volume": 0.8}
+    toml.unlink()  # what a model copied to another machine faces
+    again = rebuild_synth(synth.name, synth.spec)
+    assert again.spec == synth.spec and again.name == synth.name
+    presets = synth.spec.sample_uniform(np.random.default_rng(0), 3)
+    note = Note(69, 100, 0.05, 0.1)
+    np.testing.assert_array_equal(synth.render(presets, note, 8000),
+                                  again.render(presets, note, 8000))
+    assert again.plugin.calls[-1] == synth.plugin.calls[-1]  # fixed and held values too
+    clone = pickle.loads(pickle.dumps(synth))  # how dataset workers get it
+    assert clone.name == synth.name and clone.spec == synth.spec
+    # The unpinned plugin has every parameter: that is what the pins protect against.
+    with pytest.raises(SpecError, match="other parameters than it was saved with"):
+        rebuild_synth(f"vst3:{fake_bundle}", synth.spec)
+    with pytest.raises(SpecError, match="already carries its pinned parameters"):
+        get_synth(synth.name, config="pins.toml")
+    with pytest.raises(VST3Error, match="not valid JSON"):
+        get_synth(f"vst3:{fake_bundle}#{{oops}}")
+
+
+def test_dataset_and_model_consumers_get_the_pinned_synth(tmp_path: Path,
+                                                          fake_bundle: Path) -> None:
+    """Dataset.synth(), export's real-audio check, plots and the server all rebuild the
+    pinned synth from what the dataset stored, after the TOML file is gone."""
+    from types import SimpleNamespace
+
+    from bridge.data.dataset import Dataset
+    from bridge.data.render import RenderSettings, make_features, render_dataset
+    from bridge.export import _real_audio
+    from bridge.synth.registry import rebuild_synth
+
+    toml = tmp_path / "pins.toml"
+    toml.write_text(PINS_TOML)
+    settings = RenderSettings(
+        synth=f"vst3:{fake_bundle}", n_presets=6, shard_size=3, subset="filter",
+        notes=(Note(69, 100, 0.05, 0.1),), features=make_features(8000, 16),
+        synth_config=str(toml),
+    )
+    render_dataset(settings, tmp_path / "ds", progress=False, log=lambda m: None)
+    toml.unlink()
+    ds = Dataset(tmp_path / "ds")
+    assert "#{" in ds.synth_name and ds.learn_spec.names == ["Cutoff", "Resonance"]
+    assert ds.synth().spec == ds.spec and len(ds.spec) == 4
+
+    # What a SavedModel trained on it holds (train.py copies these from the dataset).
+    model = SimpleNamespace(synth_name=ds.synth_name, spec=ds.spec, learn_spec=ds.learn_spec,
+                            notes=ds.notes, features=ds.features)
+    audio = _real_audio(model, 2, np.random.default_rng(0))  # type: ignore[arg-type]
+    assert audio is not None and audio.shape == (2, 800)
+    # The server renders with get_synth(model.synth_name); plots with rebuild_synth.
+    assert get_synth(model.synth_name).spec == ds.spec
+    assert rebuild_synth(model.synth_name, model.spec).spec.names == ds.spec.names

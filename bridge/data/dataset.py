@@ -12,7 +12,6 @@ import io
 import json
 import os
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -260,14 +259,11 @@ class Dataset:
         return out
 
     def synth(self) -> Synth:
-        """The synth that rendered the dataset (warns when its parameters have changed since)."""
-        from bridge.synth.registry import get_synth
+        """The synth that rendered the dataset, pinned parameters included.
 
-        synth = get_synth(self.synth_name, self.manifest.get("synth_config"))
-        if synth.spec.to_dict() != self.spec.to_dict():
-            warnings.warn(
-                f"synth {self.synth_name!r} has different parameters than when {self.root} was "
-                "rendered; presets may not sound the same: re-render the dataset",
-                stacklevel=2,
-            )
-        return synth
+        Raises when its parameters are no longer the ones rendered; warns when only their
+        ranges or defaults changed.
+        """
+        from bridge.synth.registry import rebuild_synth
+
+        return rebuild_synth(self.synth_name, self.spec, self.manifest.get("synth_config"))

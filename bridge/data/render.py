@@ -146,10 +146,13 @@ def manifest_header(settings: RenderSettings, synth: Synth) -> dict:
     """The manifest fields that identify a dataset (a re-run must match them to resume)."""
     desc = synth.describe()
     learn = learn_params(synth.spec, settings.subset)
+    # A plugin's name carries its pins (the --synth-config resolved), so the dataset and
+    # every model trained on it rebuild the same synth without the TOML file.
+    name = synth.name if settings.synth.startswith("vst3:") else settings.synth
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "synth": {"name": settings.synth, "spec": desc["spec"]},
+        "synth": {"name": name, "spec": desc["spec"]},
         "synth_config": settings.synth_config,
         "notes": [n.to_dict() for n in settings.notes],
         "features": settings.features.to_dict(),
@@ -479,7 +482,7 @@ def render_dataset(
             raise InjectedStop(f"stopped after {finished_now} shard(s) as asked")
 
     # Workers get the synth itself when it is not findable by name in a fresh process.
-    ref: Synth | tuple[str, str | None] = (settings.synth, settings.synth_config)
+    ref: Synth | tuple[str, str | None] = (header["synth"]["name"], None)
     if not type(synth).__module__.startswith("bridge."):
         ref = synth
     try:

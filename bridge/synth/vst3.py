@@ -50,6 +50,7 @@ Parameters neither learned, fixed nor skipped are held at the plugin's default.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -103,6 +104,9 @@ class PluginPlan:
     fixed: dict[int, float] = field(default_factory=dict)
     held: dict[int, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # plugin name -> why
+    # The config resolved to spec names and raw values: build_plan(pins) gives this plan
+    # again, with no TOML file. It travels in the synth's name (see synth_identifier).
+    pins: dict = field(default_factory=dict)
 
 
 def skip_reason(d: Mapping[str, Any]) -> str | None:
@@ -361,8 +365,17 @@ def build_plan(
             for i, d in enumerate(descriptions)
             if i not in learn and i not in fixed_idx and real_names[i] not in skipped}
     spec = ParamSpec(name, tuple(params[i] for i in learn), subsets)  # type: ignore[misc]
+    pins: dict[str, Any] = {}
+    if config.get("plugin_name") is not None:
+        pins["plugin_name"] = config["plugin_name"]
+    if learn_cfg is not None:
+        pins["learn"] = [spec_names[i] for i in learn]
+    if subsets:
+        pins["subsets"] = {k: list(v) for k, v in subsets.items()}
+    if fixed:
+        pins["fixed"] = {spec_names[i]: fixed[i] for i in sorted(fixed)}
     return PluginPlan(
-        spec, tuple(real_names[i] for i in learn), tuple(learn), fixed, held, skipped
+        spec, tuple(real_names[i] for i in learn), tuple(learn), fixed, held, skipped, pins
     )
 
 
@@ -446,28 +459,69 @@ def _load_plugin(path: Path, plugin_name: str | None) -> Any:
         raise VST3Error(f"could not load {path} as a VST3 plugin: {e}") from e
 
 
-class VST3Synth(Synth):
-    """A VST3 instrument; ``config`` is the TOML file that pins its parameters (module doc)."""
+# Between a plugin path and its pins in a synth identifier: ``vst3:/x/A.vst3#{"learn": ...}``.
+_PINNED = re.compile(r"^(vst3:.*?\.vst3)#(\{.*\})$", re.IGNORECASE | re.DOTALL)
 
-    def __init__(self, path: str | os.PathLike, config: str | os.PathLike | None = None) -> None:
-        p = Path(path).expanduser()
+
+def synth_identifier(path: str | os.PathLike, pins: Mapping[str, Any] | None) -> str:
+    """The name that rebuilds a plugin synth with its pins, TOML file or not.
+
+    Datasets and models store this one string, so a model trained on a pinned plugin
+    renders the same parameters wherever it is used (plots, export, the server).
+    """
+    base = f"vst3:{Path(path).expanduser().absolute()}"
+    if not pins:
+        return base
+    return f"{base}#{json.dumps(dict(pins), sort_keys=True, separators=(',', ':'))}"
+
+
+def split_identifier(identifier: str) -> tuple[str, dict | None]:
+    """``vst3:/x/A.vst3#{...}`` -> (``vst3:/x/A.vst3``, pins); other names -> (name, None)."""
+    m = _PINNED.match(identifier)
+    if m is None:
+        return identifier, None
+    try:
+        pins = json.loads(m.group(2))
+    except json.JSONDecodeError as e:
+        raise VST3Error(f"synth {identifier[:80]!r}...: its pinned parameters are not valid "
+                        f"JSON ({e}); re-render the dataset or re-train the model") from None
+    if not isinstance(pins, dict):
+        raise VST3Error(f"synth {identifier[:80]!r}...: pins must be a JSON object")
+    return m.group(1), pins
+
+
+class VST3Synth(Synth):
+    """A VST3 instrument; ``config`` pins its parameters (module doc): the path of a TOML
+    file, or the parsed table itself (what a synth identifier carries)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        config: str | os.PathLike | Mapping[str, Any] | None = None,
+    ) -> None:
+        p = Path(path).expanduser().absolute()
         if p.suffix.lower() != ".vst3":
             raise VST3Error(f"{p} is not a .vst3 plugin; give the path of a .vst3 bundle or file")
         if not p.exists():
             raise VST3Error(f"no such plugin: {p}")
-        cfg, text = load_config(config) if config is not None else ({}, None)
+        if isinstance(config, Mapping):
+            cfg, text, source = dict(config), None, "pinned parameters"
+        elif config is not None:
+            (cfg, text), source = load_config(config), str(config)
+        else:
+            cfg, text, source = {}, None, "synth config"
         plugin_name = cfg.get("plugin_name")
         if plugin_name is not None and not isinstance(plugin_name, str):
-            raise VST3Error(f"{config}: plugin_name must be a string")
-        self._path, self._config_path = str(p), None if config is None else str(config)
-        self._setup(_load_plugin(p, plugin_name), f"vst3:{p}", cfg,
-                    source=str(config or "synth config"), text=text)
+            raise VST3Error(f"{source}: plugin_name must be a string")
+        self._path = str(p)
+        self._setup(_load_plugin(p, plugin_name), f"vst3:{p}", cfg, source=source, text=text)
+        self.name = synth_identifier(p, self.plan.pins)
 
     @classmethod
     def from_plugin(cls, plugin: Any, name: str, config: Mapping | None = None) -> VST3Synth:
         """Wrap an already loaded plugin (or a stand-in with the same interface)."""
         self = cls.__new__(cls)
-        self._path, self._config_path = None, None
+        self._path = None
         self._setup(plugin, name, dict(config or {}))
         return self
 
@@ -500,7 +554,7 @@ class VST3Synth(Synth):
         # Plugins cannot be pickled; a worker process loads its own copy from the same files.
         if self._path is None:
             raise TypeError("a VST3Synth made with from_plugin cannot be sent to another process")
-        return (VST3Synth, (self._path, self._config_path))
+        return (VST3Synth, (self._path, self.plan.pins or None))
 
     def set_preset(self, preset: np.ndarray) -> None:
         """Put one normalized preset [N] (and the fixed and held values) into the plugin."""
