@@ -221,6 +221,35 @@ class ParamSpec:
             )
         return np.clip(arr, 0.0, 1.0).astype(np.float32)
 
+    def _checked(self, values: np.ndarray, what: str = "normalized") -> np.ndarray:
+        """``values`` [..., N] as float64, after the checks every conversion needs: one
+        column per parameter, finite, and within range (normalized: [0, 1]; real: each
+        parameter's [low, high]), with float32 rounding let through."""
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim == 0 or arr.shape[-1] != len(self):
+            raise SpecError(
+                f"{self.synth}: expected {what} presets with {len(self)} values each (shape "
+                f"[..., {len(self)}]), got shape {tuple(arr.shape)}"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise SpecError(f"{self.synth}: {what} values must be finite (found NaN or infinity)")
+        if what == "normalized":
+            lo, hi = np.zeros(len(self)), np.ones(len(self))
+        else:
+            lo = np.array([p.low for p in self.params])
+            hi = np.array([p.high for p in self.params])
+        tol = 1e-6 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+        bad = np.any((arr < lo - tol) | (arr > hi + tol), axis=tuple(range(arr.ndim - 1)))
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            p, col = self.params[i], arr[..., i]
+            rng = "[0, 1]" if what == "normalized" else f"[{p.low:g}, {p.high:g}] {p.unit}".rstrip()
+            raise SpecError(
+                f"{self.synth}: {what} values of {p.name!r} must lie in {rng}; got "
+                f"{col.min():.6g}..{col.max():.6g}"
+            )
+        return arr
+
     def quantize(self, norm: np.ndarray) -> np.ndarray:
         norm = np.asarray(norm, dtype=np.float64)
         out = np.empty_like(norm)
@@ -230,14 +259,15 @@ class ParamSpec:
 
     def to_real(self, norm: np.ndarray) -> np.ndarray:
         """[..., N] normalized -> [..., N] real values (float64; categories as indices)."""
-        norm = np.asarray(norm)
+        norm = self._checked(norm)
         out = np.empty(norm.shape, dtype=np.float64)
         for i, p in enumerate(self.params):
             out[..., i] = p.to_real(norm[..., i])
         return out
 
     def to_norm(self, real: np.ndarray) -> np.ndarray:
-        real = np.asarray(real)
+        """[..., N] real values (categories as indices) -> [..., N] normalized (float32)."""
+        real = self._checked(real, "real")
         out = np.empty(real.shape, dtype=np.float32)
         for i, p in enumerate(self.params):
             out[..., i] = p.to_norm(real[..., i])
@@ -291,7 +321,7 @@ class ParamSpec:
 
     def encode(self, norm: np.ndarray, encoding: Encoding) -> np.ndarray:
         """[B, N] normalized presets -> [B, D] learnable vectors."""
-        norm = np.asarray(norm, dtype=np.float64)
+        norm = self._checked(norm)
         lay = self.layout(encoding)
         out = np.zeros(norm.shape[:-1] + (lay[-1].start + lay[-1].width,), dtype=np.float32)
         for s in lay:
