@@ -45,6 +45,10 @@ Configuration (TOML, all keys optional; see docs/vst3.md)::
     "Unison" = true                  # booleans for on/off switches
 
 Parameters neither learned, fixed nor skipped are held at the plugin's default.
+
+Pins. The config resolved to spec names and raw values (:attr:`PluginPlan.pins`) is kept in
+the synth's name, ``vst3:/abs/path/X.vst3#{...}`` (:func:`synth_identifier`): datasets and
+models store that name, so they rebuild the pinned synth without the TOML file.
 """
 
 from __future__ import annotations
