@@ -282,7 +282,8 @@ SINE_TABLE = np.sin(2.0 * np.pi * np.arange(SINE_TABLE_SIZE + 1) / SINE_TABLE_SI
 def table_read(table: np.ndarray, phase: float) -> float:
     """Linear interpolation in a one-cycle table (size N + 1) at ``phase`` in [0, 1)."""
     pos = phase * (table.shape[0] - 1)
-    i = int(pos)
+    # unsigned, so numba drops its negative-index wraparound: a third off a unison-heavy voice
+    i = np.uint32(pos)
     frac = pos - i
     a = table[i]
     return a + frac * (table[i + 1] - a)

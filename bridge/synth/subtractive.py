@@ -32,6 +32,10 @@ LFO_SHAPES = ("sine", "triangle", "saw", "square", "sample_hold")
 LFO_TARGETS = ("pitch", "cutoff", "amplitude", "pulse_width")
 OUTPUT_GAIN = 0.65  # headroom: a full saw through an open filter peaks near 0.7
 END_FADE_S = 0.01
+# Phase step cap in cycles per sample: with the pitch LFO's octave at most on top, a step stays
+# under one cycle, so the phase wraps with a subtraction. Capped oscillators are over Nyquist,
+# and so silent anyway (their wavetables hold no harmonic).
+MAX_RATIO = 0.49
 
 
 def _p(name: str, low: float, high: float, default: float, unit: str, group: str, desc: str,
@@ -107,6 +111,16 @@ class SubtractiveSynth(Synth):
 
     def render(self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050
                ) -> np.ndarray:
+        out = self.render_unlimited(presets, note, sample_rate)
+        dsp.soft_limit_and_fade(out, float(sample_rate), END_FADE_S)
+        return out
+
+    def render_unlimited(self, presets: np.ndarray, note: Note = PAPER_NOTE,
+                         sample_rate: int = 22050) -> np.ndarray:
+        """``render`` before the output limiter and end fade: what the gain staging delivers.
+
+        The limiter is a safety net; tests hold the levels here, where clipping would show.
+        """
         norm = self.spec.check_norm(presets)
         held, n = dsp.check_render_args(note, sample_rate)
         real = self.spec.to_real(norm)
@@ -126,7 +140,6 @@ class SubtractiveSynth(Synth):
         apply_effects(out, real[:, c["drive"]], real[:, c["chorus_mix"]], real[:, c["delay_mix"]],
                       real[:, c["delay_time"]], real[:, c["reverb_mix"]], real[:, c["reverb_size"]],
                       sample_rate)
-        dsp.soft_limit_and_fade(out, sr, END_FADE_S)
         return out
 
     def sample_natural(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -221,8 +234,8 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
         for v in range(nv):
             spread = 0.0 if nv == 1 else 2.0 * v / (nv - 1) - 1.0
             r = 2.0 ** (spread * p[_UNI_DET] / 1200.0)
-            ratio1[v] = f1 * r / sr
-            ratio2[v] = f2 * r / sr
+            ratio1[v] = min(f1 * r / sr, MAX_RATIO)
+            ratio2[v] = min(f2 * r / sr, MAX_RATIO)
             # free-running analog oscillators: each voice starts at its own (seeded) phase
             state, u = dsp.rng_next(state)
             ph1[v] = 0.5 + 0.5 * u
@@ -319,8 +332,8 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
                     else:
                         o1 += dsp.table_read(t1, ph)
                     ph += ratio1[v] * pmul
-                    if ph >= 1.0:
-                        ph -= math.floor(ph)
+                    if ph >= 1.0:  # one step is under a cycle (see ``MAX_RATIO``)
+                        ph -= 1.0
                     ph1[v] = ph
                 if g2 != 0.0:
                     for v in range(nv):
@@ -334,7 +347,7 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
                             o2 += dsp.table_read(t2, ph)
                         ph += ratio2[v] * pmul
                         if ph >= 1.0:
-                            ph -= math.floor(ph)
+                            ph -= 1.0
                         ph2[v] = ph
                 x = g1 * o1 + g2 * o2
                 if gn != 0.0:
