@@ -48,7 +48,7 @@ class Macros:
     names: list[str]
     center: list[float]
     scale: list[float]
-    origin: list[float]  # the training set's mean latent point: where a fresh slot starts
+    origin: list[float]  # where a fresh slot starts: a training sound's latent near the mean
     eps: float = 0.01
 
     def to_dict(self) -> dict:
@@ -146,9 +146,9 @@ class SavedModel:
             if int(meta.get("version", 0)) > VERSION:
                 raise ModelFileError(f"{path} was written by a newer flowsynth; upgrade to load it")
             # Models saved before bounded couplings existed used nflows' sigmoid scale.
-            cfg = ModelConfig.from_dict(
-                {"coupling_bound": 0.0, "inverse_weight": 0.0, **meta["config"]}
-            )
+            # Loss terms added later were off for models saved without them.
+            old = {"coupling_bound": 0.0, "inverse_weight": 0.0, "morph_weight": 0.0}
+            cfg = ModelConfig.from_dict({**old, "onehot_weight": 0.0, **meta["config"]})
             spec = ParamSpec.from_dict(meta["spec"])
             learn_spec = spec.subset(meta["learn"])
             features = FeatureConfig.from_dict(meta["features"])
