@@ -29,6 +29,11 @@ class ModelConfig:
     # |U^-1(v) - z|^2, which teaches the inverse to put real presets near their sounds.
     coupling_bound: float = 2.0
     inverse_weight: float = 0.1
+    # Preset morphs (see FlowSynth.loss): the weight of a penalty on numerical outputs outside
+    # [0, 1] at random blends of the batch's inversely encoded presets, and of a pull of the
+    # forward categorical scores toward exact one-hots, where the presets' inverses start.
+    morph_weight: float = 0.0
+    onehot_weight: float = 0.0
     # Disentangling flows for tag pairs (Esling et al. 2020, section 3.3); empty: none
     tag_pairs: tuple[str, ...] = ()
     tag_mu: float = 2.0
@@ -38,7 +43,11 @@ class ModelConfig:
     mlp_layers: int = 3
     dropout: float = 0.1
     # Losses
-    beta: float = 0.2  # weight of the KL term (per latent dimension) against per-pixel MSE
+    beta: float = 0.2  # weight of the latent term (per latent dimension) against per-pixel MSE
+    # The latent term: "kl" (beta-VAE) or "mmd" (a Wasserstein auto-encoder's MMD between the
+    # batch's latents and draws from the prior, times mmd_weight, in place of the KL)
+    latent_loss: str = "kl"
+    mmd_weight: float = 10.0
     beta_warmup_epochs: int = 10
     regression_weight: float = 1.0
     # Optimisation
@@ -68,6 +77,13 @@ class ModelConfig:
             )
         if self.posterior_flow not in ("iaf", "realnvp", "none"):
             raise ValueError("posterior_flow must be iaf, realnvp or none")
+        if self.latent_loss not in ("kl", "mmd"):
+            raise ValueError(
+                f"latent_loss {self.latent_loss!r} unknown; use kl (beta-VAE) or mmd (WAE)"
+            )
+        for key in ("inverse_weight", "morph_weight", "onehot_weight", "mmd_weight", "beta"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0 (0 turns its term off)")
 
     def to_dict(self) -> dict:
         d = asdict(self)

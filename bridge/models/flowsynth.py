@@ -31,6 +31,25 @@ def _normal_logp(
     return -0.5 * (((z - mu) / sigma_t) ** 2 + _LOG2PI) - torch.log(sigma_t)
 
 
+def mmd_imq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Unbiased squared MMD between samples ``a`` [n, d] and ``b`` [m, d] under inverse
+    multiquadratic kernels C / (C + |x - y|^2), summed over scales C = 2 d s for several s
+    (Tolstikhin et al. 2018 use 2 d as the base scale for a unit normal prior): the heavy tails
+    keep a gradient for latents far from the prior, where an RBF kernel's vanishes."""
+    n, m, d = a.shape[0], b.shape[0], a.shape[1]
+    if n < 2 or m < 2:
+        raise ValueError("MMD needs at least two samples on each side")
+    sq = torch.cdist(torch.cat([a, b]), torch.cat([a, b])).pow(2)
+    k = sq.new_zeros(sq.shape)
+    for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0):
+        c = 2.0 * d * s
+        k = k + c / (c + sq)
+    kaa, kbb, kab = k[:n, :n], k[n:, n:], k[:n, n:]
+    off_a = (kaa.sum() - kaa.diagonal().sum()) / (n * (n - 1))
+    off_b = (kbb.sum() - kbb.diagonal().sum()) / (m * (m - 1))
+    return off_a + off_b - 2.0 * kab.mean()
+
+
 class FlowSynth(nn.Module):
     def __init__(
         self,
@@ -65,6 +84,8 @@ class FlowSynth(nn.Module):
             cfg.coupling_bound,
         )
         self.param_loss = ParamLoss(spec, cfg.encoding, cfg.categorical_temperature)
+        # Not a buffer: models saved before it existed must load with strict state dicts.
+        self._cat_cols = [i for i in range(d) if i not in set(self.param_loss.num_idx.tolist())]
 
     # --- the three maps users need -------------------------------------------------------
     def latent(self, x: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,28 +132,64 @@ class FlowSynth(nn.Module):
             )
         return logp.sum(-1)
 
+    def sample_prior(self, n: int, tag_labels: torch.Tensor | None, like: torch.Tensor):
+        """Draws from the prior of ``log_prior``, each row under its own tag labels."""
+        z = torch.randn(n, self.latent_dim, dtype=like.dtype, device=like.device)
+        if self.n_tags and tag_labels is not None:
+            lab = tag_labels[:, : self.n_tags].to(z.dtype)
+            tagged = lab * self.cfg.tag_mu + self.cfg.tag_sigma * z[:, : self.n_tags]
+            z = torch.cat(
+                [torch.where(lab != 0, tagged, z[:, : self.n_tags]), z[:, self.n_tags :]], 1
+            )
+        return z
+
     def loss(
         self, x: torch.Tensor, v_encoded: torch.Tensor, tag_labels: torch.Tensor | None, beta: float
     ) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
         z, logq = self.latent(x, sample=True)
         x_hat = self.decoder(z)
         recon = ((x_hat - x) ** 2).mean()
-        kl = (logq - self.log_prior(z, tag_labels)).mean() / self.latent_dim
+        if cfg.latent_loss == "mmd":
+            # Matches the batch's latents as a whole to the prior, not each posterior to it.
+            prior = self.sample_prior(len(z), tag_labels, z)
+            latent_term = cfg.mmd_weight * mmd_imq(z, prior)
+        else:
+            latent_term = (logq - self.log_prior(z, tag_labels)).mean() / self.latent_dim
         v_hat, _ = self.regression(z)
         reg = self.param_loss(v_hat, v_encoded)
-        total = recon + beta * kl + self.cfg.regression_weight * reg["loss"]
-        inv = torch.zeros((), device=x.device)
-        if self.cfg.inverse_weight > 0:
-            # The preset's own inverse should land where its sound is encoded; the latent is
-            # the target here, not pulled toward the inverse.
+        total = recon + beta * latent_term + cfg.regression_weight * reg["loss"]
+        zero = torch.zeros((), device=x.device)
+        inv, morph, onehot = zero, zero, zero
+        if cfg.inverse_weight > 0 or cfg.morph_weight > 0:
             z_inv, _ = self.regression.inverse(v_encoded)
-            inv = ((z_inv - z.detach()) ** 2).mean()
-            total = total + self.cfg.inverse_weight * inv
+            if cfg.inverse_weight > 0:
+                # The preset's own inverse should land where its sound is encoded; the latent
+                # is the target here, not pulled toward the inverse.
+                inv = ((z_inv - z.detach()) ** 2).mean()
+                total = total + cfg.inverse_weight * inv
+            if cfg.morph_weight > 0 and len(z_inv) > 1:
+                # A morph walks the straight line between two encoded presets; every point on
+                # it must decode to a preset the synth has, not one the clamp has to rescue.
+                t = torch.rand(len(z_inv), 1, device=z_inv.device, dtype=z_inv.dtype)
+                blend = (1 - t) * z_inv + t * z_inv.roll(1, 0)
+                v_mid, _ = self.regression(blend)
+                num = v_mid[:, self.param_loss.num_idx]
+                morph = (torch.relu(num - 1.0) ** 2 + torch.relu(-num) ** 2).mean()
+                total = total + cfg.morph_weight * morph
+        if cfg.onehot_weight > 0 and self._cat_cols:
+            # Cross-entropy alone drives the winning score ever higher, away from the exact
+            # one-hot a real preset is encoded as, so its inverse leaves the sounds behind.
+            cols = self._cat_cols
+            onehot = ((v_hat[:, cols] - v_encoded[:, cols]) ** 2).mean()
+            total = total + cfg.onehot_weight * onehot
         return {
             "loss": total,
             "recon": recon,
-            "kl": kl,
+            "kl": latent_term,
             "inverse": inv,
+            "morph": morph,
+            "onehot": onehot,
             "mse": reg["mse"],
             "ce": reg["ce"],
             "acc": reg["acc"],
