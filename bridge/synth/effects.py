@@ -2,25 +2,26 @@
 
 Every stage whose amount is 0 is skipped outright, which is what most natural presets ask for.
 
-Why three of the four stages are our own numba kernels rather than pedalboard plugins, as
-measured on one core for a 4 s note at 22.05 kHz (``benchmarks/render_speed.py`` has the
-goal: 700x real time for ``subtractive`` with every effect on, i.e. 5.7 ms per note):
+Why three of the four stages are our own numba kernels rather than pedalboard plugins, with
+costs per 4 s note at 22.05 kHz on one core (``benchmarks/render_speed.py`` holds the goal:
+700x real time for ``subtractive`` with effects on, i.e. 5.7 ms per note in all):
 
-- drive: pedalboard's Distortion is a plain tanh at the base rate (1.5 ms per note) and
-  aliases badly once driven (a saw at note 60 and drive 0.5 left aliases ~27 dB under the
-  fundamental). Ours runs a cubic soft clipper at twice the rate (half-band up, shape,
-  half-band down) with first-order antiderivative anti-aliasing (ADAA: the shaper's
-  antiderivative differenced over each step, which low-passes what the clipper creates
-  before it can fold), for about a sixth of a millisecond.
-- chorus: pedalboard's Chorus (JUCE's) costs 1.15 ms per note; ours is the same structure, a
-  delay line around 7 ms swept by a sine LFO, read with linear interpolation and blended with
-  the dry signal in the same proportions, at about a tenth of that. ``tests/test_effects.py``
-  compares the two (wet energy and spectral balance).
-- delay: pedalboard's Delay is a whole-sample feedback delay line with a linear dry/wet mix;
-  ours is the same recursion (it matches pedalboard's output to float rounding, tested), 0.67
-  ms saved per note mostly by not building plugins and crossing into C++ per row.
-- reverb stays pedalboard's (JUCE's Freeverb-style) Reverb: ~2 ms per note, the costliest stage
-  left, but a well-tuned reverb is a lot of work to get right and it is what the voice needs.
+- drive: pedalboard's Distortion is a plain tanh at the base rate (1.5 ms), and any shaper at
+  the base rate aliases badly once driven (note 60 saw at drive 0.5: aliases only 25 dB under
+  the fundamental). Ours runs a
+  cubic soft clipper at twice the rate (half-band up, shape, half-band down) with first-order
+  antiderivative anti-aliasing (ADAA: the clipper's integral differenced over each step,
+  which low-passes what the clipper creates before it can fold), 1.0 ms; at full drive,
+  oversampling alone or ADAA alone left aliases 8 to 17 dB louder (notes 60 and 102).
+- chorus: pedalboard's Chorus (JUCE's) costs 1.15 ms; ours is the same structure, a delay line
+  around 7 ms swept by a sine LFO, read with linear interpolation and blended linearly with the
+  dry signal in the same proportions, 0.3 ms. A test holds it to pedalboard's (wet energy
+  within 10%, every octave band within 1.5 dB).
+- delay: pedalboard's Delay is a whole-sample feedback delay line with a linear dry/wet mix,
+  0.67 ms; ours is the same recursion (equal to pedalboard's output to float rounding,
+  tested), 0.07 ms.
+- reverb stays pedalboard's (JUCE's Freeverb-style) Reverb, 2.1 ms, now the costliest stage:
+  a good reverb is a lot of tuning, and it is the sound this voice has been trained on.
 """
 
 from __future__ import annotations
