@@ -10,8 +10,10 @@ the audio errors only.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from tqdm import tqdm
 from bridge.audio.features import log_mel
 from bridge.audio.io import load_audio
 from bridge.audio.metrics import audio_metrics, param_metrics, summarize
-from bridge.data.dataset import Dataset
+from bridge.data.dataset import Dataset, sha256_file
 from bridge.models.saved import SavedModel
 from bridge.synth.registry import get_synth
 
@@ -101,6 +103,38 @@ def score(
     return rows, pred_learn
 
 
+def git_commit(where: str | Path | None = None) -> str | None:
+    """The checkout's commit, suffixed ``-dirty`` when tracked files differ from it; None
+    outside a git checkout or without git."""
+    cwd = Path(where) if where else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def provenance(model_path: str | Path, command: str | None = None) -> dict:
+    """What a report needs to be traced back: the command, the code, the model file, when."""
+    return {
+        "command": command,
+        "git_commit": git_commit(),
+        "model_sha256": sha256_file(Path(model_path)),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def evaluate(
     model_path: str | Path,
     data_dir: str | Path,
@@ -109,7 +143,9 @@ def evaluate(
     ood_dir: str | Path | None = None,
     out_dir: str | Path | None = None,
     plot: bool = True,
+    command: str | None = None,
 ) -> dict:
+    """Score a model; ``command`` (the command line that asked for it) goes into the report."""
     model = SavedModel.load(model_path)
     ds = Dataset(data_dir)
     if ds.synth_name != model.synth_name or ds.learn_spec.names != model.learn_spec.names:
@@ -139,6 +175,7 @@ def evaluate(
         "n_params": len(ds.learn_spec),
         "notes": [n.to_dict() for n in ds.notes],
         "results": rows,
+        "provenance": provenance(model_path, command),
     }
     if ood_dir:
         result["out_of_domain"] = evaluate_out_of_domain(model, ood_dir)
@@ -196,6 +233,15 @@ def write_report(result: dict, out_dir: str | Path) -> None:
         markdown_table(result["results"]),
         "",
     ]
+    prov = result.get("provenance")
+    if prov:
+        md += [
+            f"- command: `{prov['command'] or 'not recorded (called from Python)'}`",
+            f"- git commit: {prov['git_commit'] or 'unknown (not a git checkout)'}",
+            f"- model file sha256: {prov['model_sha256']}",
+            f"- date (UTC): {prov['date']}",
+            "",
+        ]
     if "out_of_domain" in result:
         ood = result["out_of_domain"]
         md += [

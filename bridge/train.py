@@ -147,7 +147,10 @@ def train(
         opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience
     )
     state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "stale": 0, "elapsed": 0.0}
-    ckpt_path, best_path = out / CHECKPOINT, out / "best_state.pt"
+    ckpt_path = out / CHECKPOINT
+    # The best epoch's weights travel inside the checkpoint: one atomic write per epoch, so a
+    # kill can never leave best weights and a training state from different epochs.
+    best_net: dict[str, torch.Tensor] | None = None
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
         changed = sorted(
@@ -162,6 +165,10 @@ def train(
         opt.load_state_dict(ck["opt"])
         plateau.load_state_dict(ck["plateau"])
         state = ck["state"]
+        best_net = ck.get("best_net")
+        legacy = out / "best_state.pt"  # runs checkpointed before best_net was inside
+        if best_net is None and legacy.exists():
+            best_net = torch.load(legacy, map_location="cpu", weights_only=True)
         if not quiet:
             print(f"resuming {out} at epoch {state['epoch']}")
     t0 = time.time() - state["elapsed"]
@@ -184,9 +191,7 @@ def train(
         improved = va["loss"] < state["best"] - 1e-6
         if improved:
             state.update(best=va["loss"], best_epoch=epoch, stale=0)
-            _atomic_torch_save(
-                {k: v.detach().cpu() for k, v in net.state_dict().items()}, best_path
-            )
+            best_net = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
@@ -206,6 +211,7 @@ def train(
                 "plateau": plateau.state_dict(),
                 "state": state,
                 "config": cfg.to_dict(),
+                "best_net": best_net,
             },
             ckpt_path,
         )
@@ -225,7 +231,11 @@ def train(
                 print(f"time budget of {cfg.max_minutes} min reached")
             break
     log.close()
-    net.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+    if best_net is None:
+        raise RuntimeError(
+            f"{out} has no best epoch to save (no epoch finished); train with more epochs"
+        )
+    net.load_state_dict(best_net)
     net = net.cpu().eval()
     model = SavedModel(
         net=net,

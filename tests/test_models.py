@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from bridge.models.configs import ModelConfig, get_config
-from bridge.models.flowsynth import FlowSynth
-from bridge.models.macros import dial_to_latent, latent_to_dial
+from bridge.models.flowsynth import FlowSynth, mmd_imq
+from bridge.models.macros import define_macros, dial_to_latent, latent_to_dial, param_motion
 from bridge.models.param_loss import ParamLoss
 from bridge.models.saved import Macros, ModelFileError, SavedModel, build_net
 from bridge.synth import get_synth
@@ -57,18 +57,20 @@ def test_latent_dim_equals_encoding_size():
 
 
 @pytest.mark.parametrize(
-    "kind,posterior",
+    "kind,posterior,extra",
     [
-        ("flow", "iaf"),
-        ("flow", "realnvp"),
-        ("flow", "none"),
-        ("vae_mlp", "none"),
-        ("mlp", "none"),
-        ("cnn", "none"),
+        ("flow", "iaf", {}),
+        ("flow", "realnvp", {}),
+        ("flow", "none", {}),
+        ("flow", "iaf", {"latent_loss": "mmd"}),
+        ("flow", "iaf", {"morph_weight": 1.0, "onehot_weight": 0.1, "inverse_weight": 0.5}),
+        ("vae_mlp", "none", {}),
+        ("mlp", "none", {}),
+        ("cnn", "none", {}),
     ],
 )
-def test_every_model_trains_one_step(kind, posterior):
-    net, spec, cfg = _net(kind=kind, posterior_flow=posterior, tag_pairs=("dark_bright",))
+def test_every_model_trains_one_step(kind, posterior, extra):
+    net, spec, cfg = _net(kind=kind, posterior_flow=posterior, tag_pairs=("dark_bright",), **extra)
     net.train()
     x = torch.randn(8, 2, N_MELS, N_FRAMES)
     v = torch.from_numpy(
@@ -115,8 +117,8 @@ def test_dials_map_to_latent_and_back():
     assert np.all(np.abs(ends - np.array(m.center)) < 2.4 * np.array(m.scale) + 1e-9)
 
 
-def _saved(tmp_path) -> tuple[SavedModel, str]:
-    net, spec, cfg = _net()
+def _saved(tmp_path, **cfg_overrides) -> tuple[SavedModel, str]:
+    net, spec, cfg = _net(**cfg_overrides)
     synth = get_synth("subtractive")
     from bridge.audio.features import FeatureConfig
 
@@ -193,3 +195,107 @@ def test_flowsynth_latent_is_deterministic_in_eval():
     x = torch.randn(2, 2, N_MELS, N_FRAMES)
     with torch.no_grad():
         assert torch.equal(net.latent(x)[0], net.latent(x)[0])
+
+
+def test_mmd_is_near_zero_for_prior_draws_and_grows_with_a_shift():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(256, 16, generator=gen), torch.randn(256, 16, generator=gen)
+    same = float(mmd_imq(a, b))
+    assert abs(same) < 0.01
+    shifted = [float(mmd_imq(a + s, b)) for s in (0.5, 1.0, 2.0)]
+    assert shifted[0] > 5 * max(abs(same), 1e-3)
+    assert shifted[0] < shifted[1] < shifted[2]
+    assert float(mmd_imq(a * 3, b)) > 5 * max(abs(same), 1e-3)  # too wide, same centre
+    with pytest.raises(ValueError, match="two samples"):
+        mmd_imq(a[:1], b)
+
+
+def test_mmd_prior_draws_follow_the_tag_targets():
+    net, _, cfg = _net(tag_pairs=("dark_bright",), latent_loss="mmd")
+    labels = torch.tensor([[1.0]] * 500 + [[-1.0]] * 500 + [[0.0]] * 500)
+    torch.manual_seed(0)
+    z = net.sample_prior(len(labels), labels, torch.zeros(()))
+    assert abs(float(z[:500, 0].mean()) - cfg.tag_mu) < 0.1
+    assert abs(float(z[500:1000, 0].mean()) + cfg.tag_mu) < 0.1
+    assert abs(float(z[:500, 0].std()) - cfg.tag_sigma) < 0.1
+    assert abs(float(z[1000:, 0].std()) - 1.0) < 0.15
+
+
+def test_new_loss_options_are_checked():
+    with pytest.raises(ValueError, match="latent_loss"):
+        ModelConfig(latent_loss="wasserstein")
+    with pytest.raises(ValueError, match="morph_weight"):
+        ModelConfig(morph_weight=-1.0)
+
+
+def test_a_category_flip_names_a_dial_less_than_a_smooth_continuous_move():
+    spec = get_synth("subtractive").spec.subset("32")
+    values = np.full((9, len(spec)), 0.5)
+    wave, octave, cutoff = (spec.names.index(n) for n in ("osc1_wave", "osc1_octave", "cutoff"))
+    values[5:, wave] = 1.0  # one flip of a category: its full range at once
+    values[5:, octave] = 0.75  # one step of a stepped parameter
+    values[:, cutoff] = np.linspace(0.4, 0.7, 9)  # a smooth 0.3 move
+    score = param_motion(values, spec)
+    assert score[cutoff] > score[octave] > 0 and score[cutoff] > score[wave] > 0
+    wobble = values.copy()
+    wobble[:, cutoff] = 0.5 + 0.3 * np.sin(np.linspace(0, 3 * np.pi, 9))  # up, down, up
+    assert param_motion(wobble, spec)[cutoff] < score[cutoff]
+
+
+def test_macros_are_unique_readable_and_semantic_first(tmp_path):
+    model, _ = _saved(tmp_path, tag_pairs=("calm_aggressive", "dark_bright"))
+    torch.manual_seed(1)
+    x = torch.randn(64, 2, N_MELS, N_FRAMES)
+    m = define_macros(model, x)
+    assert m.names[:2] == ["calm-aggressive", "dark-bright"] and m.dims[:2] == [0, 1]
+    assert len(m.names) == model.cfg.n_macros == len(set(m.names))
+    allowed = set(model.learn_spec.names)
+    for name in m.names[2:]:
+        assert name in allowed or name.startswith("latent-"), name
+        assert not name[-2:].startswith("-") or not name[-1].isdigit(), name
+    # Turning a named dial up raises its parameter (its scale's sign orients it).
+    for k in range(2, len(m.dims)):
+        i = model.learn_spec.names.index(m.names[k]) if m.names[k] in allowed else None
+        if i is None or model.learn_spec.params[i].is_categorical:
+            continue
+        u = np.array([[0.0], [1.0]])
+        z = np.repeat(np.asarray(m.origin, np.float32)[None], 2, 0)
+        z[:, m.dims[k]] = dial_to_latent(
+            Macros([m.dims[k]], [m.names[k]], [m.center[k]], [m.scale[k]], m.origin, m.eps), u
+        )[:, 0]
+        with torch.no_grad():
+            v = model.decode_params(model.net.params_from_latent(torch.from_numpy(z)))
+        assert v[1, i] >= v[0, i], m.names[k]
+    # Dials start at a real sound's latent, not at the mean of a shell of latents.
+    with torch.no_grad():
+        latents = model.net.latent(x)[0].numpy()
+    assert np.min(np.abs(latents - np.asarray(m.origin)).max(1)) < 1e-5
+
+
+def test_the_morph_term_pulls_blends_of_encoded_presets_into_range():
+    """The term's own gradient: a flow whose blends of encoded presets leave [0, 1] is moved,
+    by that term alone, to one whose blends stay in range, and its inverse stays exact."""
+    from bridge.models.diagnostics import morph_health
+
+    synth = get_synth("subtractive")
+    net, spec, cfg = _net(regression_layers=4, morph_weight=1.0)
+    rng = np.random.default_rng(0)
+    learn = synth.spec.restrict(spec, synth.sample_presets(rng, 128, "natural"))
+    v = torch.from_numpy(spec.encode(learn, cfg.encoding))
+    x = torch.randn(128, 2, N_MELS, N_FRAMES)
+    before = morph_health(net, x, v)["preset_oor_0.5"]
+    opt = torch.optim.Adam(net.regression.parameters(), 3e-3)
+    net.train()
+    for _ in range(60):
+        out = net.loss(x, v, None, 0.0)
+        opt.zero_grad()
+        out["morph"].backward()
+        opt.step()
+    after = morph_health(net, x, v)["preset_oor_0.5"]
+    assert before > 0.08 and after < 0.5 * before, (before, after)
+    with torch.no_grad():
+        back = net.regression(net.latent_from_params(v))[0]
+    assert float((back - v).abs().max()) < 1e-4
+    # Off (weight 0), the term is not computed at all.
+    net_off, _, _ = _net(morph_weight=0.0)
+    assert float(net_off.loss(x[:8], v[:8], None, 0.0)["morph"]) == 0.0

@@ -193,3 +193,72 @@ def test_a_resumed_run_may_stop_sooner_but_not_change_its_model(tiny_data, tmp_p
     (out / "model.pt").unlink()
     assert main([*base, "--resume", "--set", "epochs=2"]) == 0
     assert (out / "model.pt").is_file() and len(_metrics(out)) == 3
+
+
+def test_warm_up_schedules_are_as_configured(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    sets = ["epochs=6", "lr=0.002", "lr_warmup_epochs=3", "beta=0.4", "beta_warmup_epochs=4"]
+    sets += ["plateau_patience=100", "early_stop_patience=100"]
+    args = ["train", "--data", str(tiny_data), "--out", str(out), "--config", "tiny"]
+    assert main([*args, *sum((["--set", s] for s in sets), [])]) == 0
+    rows = _metrics(out)
+    # lr ramps linearly over the first lr_warmup_epochs + 1 epochs, then holds (no plateau).
+    np.testing.assert_allclose(
+        [r["lr"] for r in rows], [0.002 * f for f in (1 / 4, 2 / 4, 3 / 4, 1, 1, 1)], rtol=1e-6
+    )
+    # beta starts at 0 and reaches its value after beta_warmup_epochs epochs.
+    np.testing.assert_allclose(
+        [r["beta"] for r in rows], [0.4 * f for f in (0, 1 / 4, 2 / 4, 3 / 4, 1, 1)], rtol=1e-6
+    )
+    assert not (out / "best_state.pt").exists()  # the best weights live in the checkpoint
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "run"
+    args = ["train", "--data", str(tiny_data), "--out", str(out), "--config", "tiny"]
+    assert main([*args, "--set", "tag_pairs=dark_bright", "--threads", "1"]) == 0
+    return out / "model.pt"
+
+
+@pytest.mark.parametrize("what", ["macros", "morph"])
+def test_plot_commands_write_pictures(tiny_model, tmp_path, capsys, what):
+    png = tmp_path / f"{what}.png"
+    assert main(["plot", what, "--model", str(tiny_model), "--out", str(png), "--steps", "3"]) == 0
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert f"wrote {png}" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_eval_scores_an_out_of_domain_folder_and_records_provenance(
+    tiny_model, tiny_data, tmp_path, capsys
+):
+    from bridge.audio.io import save_wav
+    from bridge.data.dataset import sha256_file
+
+    ood = tmp_path / "ood"
+    ood.mkdir()
+    t = np.arange(22050) / 22050
+    save_wav(ood / "hum.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    noise = np.random.default_rng(0).standard_normal(11025).astype(np.float32) * 0.1
+    save_wav(ood / "noise.wav", noise, 22050)
+    (ood / "notes.txt").write_text("not audio: skipped")
+    report = tmp_path / "report"
+    args = ["eval", "--model", str(tiny_model), "--data", str(tiny_data), "--ood", str(ood)]
+    assert main([*args, "--out", str(report), "--no-plot", "--limit", "8"]) == 0
+    assert "out of domain" in capsys.readouterr().out
+    result = json.loads((report / "eval.json").read_text())
+    ood_row = result["out_of_domain"]
+    assert ood_row["n"] == 2
+    assert np.isfinite(ood_row["results"]["spectral_convergence"]["mean"])
+    prov = result["provenance"]
+    assert prov["command"].startswith("flowsynth eval --model ") and "--ood" in prov["command"]
+    assert prov["model_sha256"] == sha256_file(tiny_model)
+    assert prov["date"].endswith("+00:00")
+    assert prov["git_commit"] is None or len(prov["git_commit"].split("-")[0]) == 40
+    md = (report / "eval.md").read_text()
+    assert prov["model_sha256"] in md and "Out-of-domain: 2 files" in md
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([*args[:5], "--ood", str(empty), "--out", str(report), "--no-plot"]) == 2
+    assert "no audio files" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 
@@ -18,12 +19,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plot", action="store_true", help="skip the spectrogram PNG")
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The command that repeats this evaluation, every option spelled out (the report's
+    record; relative paths are relative to where it ran)."""
+    parts = ["flowsynth", "eval", "--model", args.model, "--data", args.data]
+    parts += ["--split", args.split]
+    if args.limit is not None:
+        parts += ["--limit", str(args.limit)]
+    if args.ood:
+        parts += ["--ood", args.ood]
+    if args.out:
+        parts += ["--out", args.out]
+    if args.no_plot:
+        parts.append("--no-plot")
+    return shlex.join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     from bridge.evaluate import evaluate, markdown_table
 
     out = Path(args.out) if args.out else Path(args.model).parent / "eval"
     result = evaluate(
-        args.model, args.data, args.split, args.limit, args.ood, out, not args.no_plot
+        args.model,
+        args.data,
+        args.split,
+        args.limit,
+        args.ood,
+        out,
+        not args.no_plot,
+        command=command_line(args),
     )
     print(markdown_table(result["results"]))
     if "out_of_domain" in result:
