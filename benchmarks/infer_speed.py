@@ -1,8 +1,9 @@
 """Inference latency of a hosted model on one core: p50/p99 of z -> v for one point,
 v -> z, and audio file -> v (load, log-mel, encoder, flows, regression).
 
-Run: ``.venv/bin/python benchmarks/infer_speed.py [--model PATH] [--n 500]``. The model
-defaults to the shipped one. The audio file is a 4 s note rendered by the model's synth.
+Run: ``taskset -c 1 .venv/bin/python benchmarks/infer_speed.py [--model PATH] [--n 500]
+[--n-audio 200]``. The model defaults to the shipped one. The audio file is a 4 s note rendered
+by the model's synth. Paths in the result are relative to the repository (or just a file name).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from bridge.audio.io import load_audio, save_wav  # noqa: E402
 from bridge.models.registry import load_hosted, resolve_model_path  # noqa: E402
 from bridge.synth import PAPER_NOTE, get_synth  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def percentiles(fn, n: int, warmup: int = 20) -> dict:
     for _ in range(warmup):
@@ -40,11 +43,25 @@ def percentiles(fn, n: int, warmup: int = 20) -> dict:
     }
 
 
+def _portable(path: Path) -> str:
+    """A path that names no machine's folders: relative to the repo, else the file name."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return path.name
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
     ap.add_argument("--n", type=int, default=500, help="calls per measurement")
+    ap.add_argument(
+        "--n-audio", type=int, default=200, help="audio file -> preset calls (p99 needs >= 100)"
+    )
     args = ap.parse_args(argv)
+    if args.n < 100 or args.n_audio < 100:
+        raise SystemExit("--n and --n-audio must be >= 100: a p99 needs at least 100 samples")
     pin_one_core()
     path = resolve_model_path(args.model)
     host = load_hosted(str(path))
@@ -72,14 +89,14 @@ def main(argv: list[str] | None = None) -> None:
                 ),
                 args.n,
             ),
-            "audio_file_to_params": percentiles(from_audio, max(20, args.n // 10)),
+            "audio_file_to_params": percentiles(from_audio, args.n_audio, warmup=5),
         }
     write_result(
         "infer_speed",
         {
             "benchmark": "infer_speed",
             "settings": {
-                "model": str(path),
+                "model": _portable(path),
                 "batch": 1,
                 "threads": 1,
                 "audio_seconds": 4.0,
