@@ -27,7 +27,7 @@ costs per 4 s note at 22.05 kHz on one core (``benchmarks/render_speed.py`` hold
   bit-identical to pedalboard's mono path, which the voices were trained on (tested against
   pedalboard on noise and on rendered notes). Its cost is the damped combs' serial
   recursion: with 16 or more reverberated rows they run side by side, vectorized across rows
-  (0.45 ms a note); fewer run one at a time, the 8 combs interleaved (0.8 ms).
+  (0.45 ms a note at 32 rows); fewer run one at a time, the 8 combs interleaved (1.1 ms).
 """
 
 from __future__ import annotations
