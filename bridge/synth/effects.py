@@ -48,10 +48,9 @@ REVERB_WET = 0.3
 CHORUS_CENTRE_MS = 7.0
 # the delay sweep at full LFO swing, as JUCE's chorus: 20 ms * depth / 2
 CHORUS_MAX_MOD_MS = 20.0
-# Short half-band for the drive's 2x: the input is already band-limited and the shaper's own
-# products near the band edge are weak, so 6 taps a side (-37 dB at 1.2x the output Nyquist,
-# under -60 dB from 1.4x) measure as clean as 12 (tests/test_synth_subtractive.py bounds the
-# aliasing) for half the cost.
+# The drive's 2x runs through dsp's default half-band (12 taps a side): 6 a side would halve
+# its cost but measured about 5 dB more aliasing at full drive
+# (tests/test_synth_subtractive.py bounds it), and the shipped model learned this sound.
 DRIVE_HALFBAND = halfband_taps()
 CLIP_KNEE = 1.5  # the cubic clipper reaches +-1 there, with zero slope
 
