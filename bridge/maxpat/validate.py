@@ -58,28 +58,30 @@ def _box_counts(box: dict[str, Any], js_dir: Path, errors: list[str]) -> tuple[i
     return counts
 
 
+def _claim_longname(
+    bid: Any, v: dict[str, Any], longnames: dict[str, str], errors: list[str], what: str
+) -> Any:
+    """Record the box's long name, reporting a missing or repeated one; returns the name."""
+    name = v.get("parameter_longname")
+    if not name:
+        errors.append(f"{bid}: {what} without a long name")
+    elif name in longnames:
+        errors.append(f"{bid}: long name {name!r} already used by {longnames[name]}")
+    else:
+        longnames[name] = bid
+    return name
+
+
 def _check_parameter(box: dict[str, Any], longnames: dict[str, str], errors: list[str]) -> None:
     bid = box.get("id")
     if box.get("parameter_enable") != 1:
         errors.append(f"{bid}: {box['maxclass']} is not a Live parameter (parameter_enable)")
         return
     v = box.get("saved_attribute_attributes", {}).get("valueof", {})
-    if v.get("parameter_type") == 3:  # blob (a stored pattr): a name, no range or default
-        name = v.get("parameter_longname")
-        if not name:
-            errors.append(f"{bid}: stored parameter without a long name")
-        elif name in longnames:
-            errors.append(f"{bid}: long name {name!r} already used by {longnames[name]}")
-        else:
-            longnames[name] = bid
+    stored = v.get("parameter_type") == 3  # blob (a stored pattr): a name, no range or default
+    name = _claim_longname(bid, v, longnames, errors, "stored parameter" if stored else "parameter")
+    if stored:
         return
-    name = v.get("parameter_longname")
-    if not name:
-        errors.append(f"{bid}: parameter without a long name")
-    elif name in longnames:
-        errors.append(f"{bid}: long name {name!r} already used by {longnames[name]}")
-    else:
-        longnames[name] = bid
     if not v.get("parameter_shortname"):
         errors.append(f"{bid}: parameter {name!r} without a short name")
     lo, hi = v.get("parameter_mmin"), v.get("parameter_mmax")
