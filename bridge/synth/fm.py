@@ -29,12 +29,12 @@ import numpy as np
 from numba import njit
 
 from bridge.synth import dsp
-from bridge.synth.base import PAPER_NOTE, Note, Synth
+from bridge.synth.base import PAPER_NOTE, Note
+from bridge.synth.builtin import BuiltinSynth
 from bridge.synth.spec import Param, ParamSpec
 
 OVERSAMPLE = 2
 OUTPUT_GAIN = 0.75  # a lone full-level carrier peaks here at velocity 127
-END_FADE_S = 0.01
 MAX_INDEX = 4.0 * math.pi  # modulation index (radians) of a modulator at level 1
 MAX_FEEDBACK = 1.6  # radians: beyond this the self-modulated sine turns to noise
 N_OPS = 4
@@ -167,22 +167,14 @@ def band_limit(sample_rate: float) -> float:
     return min(BAND_TOP_HZ, BAND_TOP_SR * sample_rate)
 
 
-class FMSynth(Synth):
+class FMSynth(BuiltinSynth):
     """Four operators, eight algorithms, feedback, an envelope per operator."""
 
     name = "fm"
     spec = SPEC
 
-    def render(self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050
-               ) -> np.ndarray:
-        out = self.render_unlimited(presets, note, sample_rate)
-        dsp.soft_limit_and_fade(out, float(sample_rate), END_FADE_S)
-        return out
-
     def render_unlimited(self, presets: np.ndarray, note: Note = PAPER_NOTE,
                          sample_rate: int = 22050) -> np.ndarray:
-        """``render`` without the output stage (soft limiter and end fade): the voice's own
-        levels, which gain staging must keep under 1.0 so the limiter rarely distorts."""
         norm = self.spec.check_norm(presets)
         held, n = dsp.check_render_args(note, sample_rate)
         real = self.spec.to_real(norm)
