@@ -20,7 +20,8 @@ import numpy as np
 from numba import njit
 
 from bridge.synth import dsp
-from bridge.synth.base import PAPER_NOTE, Note, Synth
+from bridge.synth.base import PAPER_NOTE, Note
+from bridge.synth.builtin import BuiltinSynth
 from bridge.synth.effects import apply_effects
 from bridge.synth.spec import Param, ParamSpec
 
@@ -31,7 +32,6 @@ FILTER_TYPES = ("lp24", "lp12", "bandpass", "highpass")
 LFO_SHAPES = ("sine", "triangle", "saw", "square", "sample_hold")
 LFO_TARGETS = ("pitch", "cutoff", "amplitude", "pulse_width")
 OUTPUT_GAIN = 0.65  # headroom: a full saw through an open filter peaks near 0.7
-END_FADE_S = 0.01
 # Phase step cap in cycles per sample: with the pitch LFO's octave at most on top, a step stays
 # under one cycle, so the phase wraps with a subtraction. Capped oscillators are over Nyquist,
 # and so silent anyway (their wavetables hold no harmonic).
@@ -103,24 +103,14 @@ SPEC = ParamSpec("subtractive", PARAMS, SUBSETS)
 COL = {p.name: i for i, p in enumerate(PARAMS)}
 
 
-class SubtractiveSynth(Synth):
+class SubtractiveSynth(BuiltinSynth):
     """Two oscillators, noise, a resonant multimode filter, ADSRs, an LFO and effects."""
 
     name = "subtractive"
     spec = SPEC
 
-    def render(self, presets: np.ndarray, note: Note = PAPER_NOTE, sample_rate: int = 22050
-               ) -> np.ndarray:
-        out = self.render_unlimited(presets, note, sample_rate)
-        dsp.soft_limit_and_fade(out, float(sample_rate), END_FADE_S)
-        return out
-
     def render_unlimited(self, presets: np.ndarray, note: Note = PAPER_NOTE,
                          sample_rate: int = 22050) -> np.ndarray:
-        """``render`` before the output limiter and end fade: what the gain staging delivers.
-
-        The limiter is a safety net; tests hold the levels here, where clipping would show.
-        """
         norm = self.spec.check_norm(presets)
         held, n = dsp.check_render_args(note, sample_rate)
         real = self.spec.to_real(norm)
@@ -211,6 +201,29 @@ _AA, _AD, _AS, _AR = (COL[k] for k in ("amp_attack", "amp_decay", "amp_sustain",
 _LSHAPE, _LRATE, _LTGT, _LAMT = (COL[k] for k in ("lfo_shape", "lfo_rate", "lfo_target",
                                                   "lfo_amount"))
 _VSENS = COL["velocity_sens"]
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _unison_step(table, wave, phases, ratios, nv, pw, pmul):  # noqa: ANN001, ANN202
+    """One sample of an oscillator's unison voices summed; advances their phases in place.
+
+    A pulse is the saw table minus itself shifted by the width.
+    """
+    o = 0.0
+    for v in range(nv):
+        ph = phases[v]
+        if wave == dsp.WAVE_PULSE:
+            q = ph + pw
+            if q >= 1.0:
+                q -= 1.0
+            o += dsp.table_read(table, ph) - dsp.table_read(table, q)
+        else:
+            o += dsp.table_read(table, ph)
+        ph += ratios[v] * pmul
+        if ph >= 1.0:  # one step is under a cycle (see ``MAX_RATIO``)
+            ph -= 1.0
+        phases[v] = ph
+    return o
 
 
 @njit(cache=True, fastmath=True)
@@ -320,35 +333,8 @@ def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: 
             pw = min(max(pw0 + lfo_pw * lfo, 0.03), 0.97)
             # --- audio rate ---------------------------------------------------------------
             for i in range(start, stop):
-                o1 = 0.0
-                o2 = 0.0
-                for v in range(nv):
-                    ph = ph1[v]
-                    if w1 == dsp.WAVE_PULSE:
-                        q = ph + pw
-                        if q >= 1.0:
-                            q -= 1.0
-                        o1 += dsp.table_read(t1, ph) - dsp.table_read(t1, q)
-                    else:
-                        o1 += dsp.table_read(t1, ph)
-                    ph += ratio1[v] * pmul
-                    if ph >= 1.0:  # one step is under a cycle (see ``MAX_RATIO``)
-                        ph -= 1.0
-                    ph1[v] = ph
-                if g2 != 0.0:
-                    for v in range(nv):
-                        ph = ph2[v]
-                        if w2 == dsp.WAVE_PULSE:
-                            q = ph + pw
-                            if q >= 1.0:
-                                q -= 1.0
-                            o2 += dsp.table_read(t2, ph) - dsp.table_read(t2, q)
-                        else:
-                            o2 += dsp.table_read(t2, ph)
-                        ph += ratio2[v] * pmul
-                        if ph >= 1.0:
-                            ph -= 1.0
-                        ph2[v] = ph
+                o1 = _unison_step(t1, w1, ph1, ratio1, nv, pw, pmul)
+                o2 = _unison_step(t2, w2, ph2, ratio2, nv, pw, pmul) if g2 != 0.0 else 0.0
                 x = g1 * o1 + g2 * o2
                 if gn != 0.0:
                     state, u = dsp.rng_next(state)
