@@ -8,6 +8,7 @@ from scipy.signal import hilbert
 
 from bridge.synth import Note, SpecError, get_synth
 from bridge.synth.fm import ALGORITHMS, SPEC, FMSynth
+from tests.audio_checks import assert_no_clicks
 
 SR = 22050
 SHORT = Note(60, 100, 0.5, 0.8)
@@ -25,18 +26,6 @@ PURE = {"algorithm": "1|2|3|4", "feedback": 0.0, "velocity_sens": 0.0, "op1_leve
 
 def preset(**values: float | str) -> np.ndarray:
     return SPEC.from_values(values)
-
-
-def steps(y: np.ndarray) -> np.ndarray:
-    return np.abs(np.diff(y))
-
-
-def assert_no_clicks(y: np.ndarray, sr: int) -> None:
-    ms = sr // 1000
-    # the first sample is at most that of a 1 ms linear ramp to the note's peak
-    assert abs(y[0]) <= np.abs(y).max() / 50 and abs(y[-1]) < 1e-4
-    assert steps(y[: 2 * ms]).max() <= 1.5 * np.percentile(steps(y[2 * ms : 60 * ms]), 99)
-    assert steps(y[-5 * ms :]).max() <= 1.5 * np.percentile(steps(y[-100 * ms : -20 * ms]), 99)
 
 
 def test_spec_shape() -> None:
