@@ -6,19 +6,9 @@ import numpy as np
 import pytest
 
 from bridge.synth import dsp
+from tests.audio_checks import alias_db
 
 SR = 22050
-
-
-def alias_db(y: np.ndarray, sr: float, f0: float) -> float:
-    """Energy away from the harmonics of f0 relative to the fundamental, in dB."""
-    x = np.abs(np.fft.rfft(y * np.blackman(len(y)))) ** 2
-    f = np.fft.rfftfreq(len(y), 1.0 / sr)
-    k = f / f0
-    tol = max(8.0, 4.0 * sr / len(y))  # the Blackman window's main lobe: 3 bins each side
-    harmonic = np.abs(k - np.round(k)) * f0 < tol
-    fundamental = x[np.abs(f - f0) < tol].sum()
-    return float(10 * np.log10(x[~harmonic & (f > 20)].sum() / fundamental))
 
 
 def oscillator(wave: int, f0: float, sr: float, n: int, width: float = 0.5) -> np.ndarray:

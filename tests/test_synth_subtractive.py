@@ -8,7 +8,7 @@ from scipy.signal import hilbert
 
 from bridge.synth import Note, SpecError, effects, get_synth
 from bridge.synth.subtractive import SPEC, SubtractiveSynth
-from tests.audio_checks import assert_no_clicks
+from tests.audio_checks import alias_db, assert_no_clicks
 
 SR = 22050
 SHORT = Note(60, 100, 0.5, 0.8)
@@ -26,15 +26,6 @@ def preset(**values: float | str) -> np.ndarray:
 # A transparent voice: one oscillator, filter wide open, no modulation, no effects.
 OPEN = {"osc2_level": 0.0, "filter_type": "highpass", "cutoff": 20.0, "resonance": 0.0,
         "filter_env_amount": 0.0, "amp_sustain": 1.0, "velocity_sens": 0.0}
-
-
-def alias_db(y: np.ndarray, sr: float, f0: float) -> float:
-    x = np.abs(np.fft.rfft(y * np.blackman(len(y)))) ** 2
-    f = np.fft.rfftfreq(len(y), 1.0 / sr)
-    k = f / f0
-    tol = max(8.0, 4.0 * sr / len(y))  # the Blackman window's main lobe: 3 bins each side
-    harmonic = np.abs(k - np.round(k)) * f0 < tol
-    return float(10 * np.log10(x[~harmonic & (f > 20)].sum() / x[np.abs(f - f0) < tol].sum()))
 
 
 def test_spec_shape() -> None:
