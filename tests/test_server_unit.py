@@ -277,7 +277,7 @@ def served(tmp_path):
     default.bind(("127.0.0.1", 0))
     cfg = ServerConfig(port=0, reply_port=default.getsockname()[1], allow_dirs=[str(tmp_path)],
                        output_dir=str(tmp_path), queue_size=2)
-    server = OSCServer(factory, list_models, cfg, get_synth=get_synth)
+    server = OSCServer(factory, lambda: [*list_models(), "slow"], cfg, get_synth=get_synth)
     server.load_slot(1, "toy")
     server.start()
     server.wait_idle()

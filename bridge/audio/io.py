@@ -20,6 +20,11 @@ from scipy.signal import resample_poly
 # Resampling ratios are approximated by fractions with at most this denominator: exact for
 # every common pair of rates (48000 -> 22050 is 147/320), and the filter stays short.
 _MAX_DENOMINATOR = 1000
+# Float files may go past full scale, but not by this much: 1e30 is not a sound, and its
+# spectrum overflows float32 in every model (the server would answer `internal`).
+MAX_PEAK = 1000.0
+# Sizes are stated in MB of 2**20 bytes, the unit the 50 MB limit is set in.
+_MB = 1024 * 1024
 
 
 class AudioError(ValueError):
@@ -51,7 +56,7 @@ def load_audio(
         raise AudioError(f"{p} is empty (0 bytes)")
     if max_bytes is not None and size > max_bytes:
         raise AudioError(
-            f"{p} is {size / 1e6:.1f} MB, over the limit of {max_bytes / 1e6:.1f} MB; "
+            f"{p} is {size / _MB:.1f} MB, over the limit of {max_bytes / _MB:.3g} MB; "
             "trim or compress it"
         )
     try:
@@ -80,6 +85,10 @@ def load_audio(
     mono = data.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise AudioError(f"{p} contains NaN or infinite samples; re-export it")
+    peak = float(np.max(np.abs(mono)))
+    if peak > MAX_PEAK:
+        raise AudioError(f"{p} has samples up to {peak:.3g}, not audio (full scale is 1); "
+                         "normalize or re-export it")
     if sr != sample_rate:
         ratio = Fraction(int(sample_rate), int(sr)).limit_denominator(_MAX_DENOMINATOR)
         mono = resample_poly(mono, ratio.numerator, ratio.denominator)

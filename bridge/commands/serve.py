@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", metavar="DIR",
                    help="where render writes when given no path (default "
                         "~/.cache/flowsynth/renders); always allowed")
+    p.add_argument("--output-cap-mb", type=float, default=256, metavar="MB",
+                   help="renders without a path are kept under this size in the output "
+                        "folder; the oldest of the server's renders go first (default 256)")
     p.add_argument("--queue-size", type=int, default=8,
                    help="audio jobs (sketch, render, load) that may wait; more get 'busy' "
                         "(default 8)")
@@ -79,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("--port", args.port), ("--reply-port", args.reply_port)):
         if not 0 <= value <= 65535 or (name == "--reply-port" and value == 0):
             raise ValueError(f"{name} {value} is not a UDP port; use 1..65535")
+    if args.port == args.reply_port:
+        raise ValueError(f"--reply-port {args.reply_port} equals --port: replies would come "
+                         "back to the server itself; pick another reply port (default 9124) "
+                         "or listening port")
+    if args.output_cap_mb <= 0:
+        raise ValueError("--output-cap-mb must be positive (megabytes of renders to keep)")
     if args.queue_size < 1:
         raise ValueError("--queue-size must be at least 1")
     models_dirs = [_folder(d, "--models-dir") for d in args.models_dir]
@@ -96,14 +105,17 @@ def run(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, reply_port=args.reply_port,
                           allow_dirs=allow_dirs, models_dirs=path_dirs, output_dir=output_dir,
                           sketch_dir=sketch_dir,
+                          output_cap_bytes=int(args.output_cap_mb * 1024 * 1024),
                           queue_size=args.queue_size, script_checkpoints=not args.eager,
                           freeze_heap=True)
     server = OSCServer(loader, list_models, config, get_synth=get_synth)
 
     model = None
     if args.model:
+        # A file named on the command line may lie in the working folder; make it a path.
+        given = os.path.abspath(args.model) if os.path.exists(args.model) else args.model
         try:
-            model = server.load_slot(1, args.model)
+            model = server.load_slot(1, given)
         except Exception as e:  # a bad --model stops start-up with its reason
             raise ValueError(f"cannot load --model {args.model}: {e}") from None
     elif default:
@@ -208,7 +220,13 @@ def _model_source(factory: str | None, models_dirs: list[str]):
     from bridge.models import registry
 
     def loader(name: str):
-        return registry.load_hosted(name, models_dirs=models_dirs)
+        # A bare name is looked up in the models folders only, never in the working folder
+        # (`/load evil` must not open ./evil.pt); paths reach here absolute (checked to lie
+        # in a models folder) or from --model.
+        if os.path.isabs(name) or "/" in name or os.sep in name:
+            return registry.load_hosted(name, models_dirs=models_dirs)
+        path = registry.resolve_model_name(name, models_dirs)
+        return registry.load_hosted(str(path), models_dirs=models_dirs)
 
     def list_models() -> list[str]:
         return registry.list_models(models_dirs)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from bridge.export import MODEL_FILE, read_sidecar
+from bridge.synth.spec import ParamSpec
 
 
 class BundleModel:
@@ -23,6 +24,8 @@ class BundleModel:
         self.name = name or meta["name"]
         self.synth_name = meta["synth"]
         self.param_names = list(meta["param_names"])
+        # The synth's whole spec as trained (renders complete a learned subset with it).
+        self.full_spec = ParamSpec.from_dict(meta["spec"]) if "spec" in meta else None
         self.macro_names = list(meta["macros"]["names"])
         self.latent_dim = int(meta["latent_dim"])
         self.sample_rate = int(meta["sample_rate"])

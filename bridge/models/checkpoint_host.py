@@ -25,6 +25,9 @@ class CheckpointModel:
         self.name = name or "model"
         self.synth_name = model.synth_name
         self.param_names = model.learn_spec.names
+        # The synth's whole spec as trained: a render completes the learned parameters with
+        # the others' training values (bridge.server.osc_server.complete_preset).
+        self.full_spec = model.spec
         self.macro_names = list(model.macros.names)
         self.latent_dim = model.latent_dim
         self.sample_rate = model.features.sample_rate

@@ -30,14 +30,23 @@ def resolve_model_path(name_or_path: str | None, models_dirs: Iterable[str | Pat
         if not p.exists():
             raise FileNotFoundError(f"no model at {p}")
         return p
+    return resolve_model_name(name_or_path, models_dirs)
+
+
+def resolve_model_name(name: str, models_dirs: Iterable[str | Path] = ()) -> Path:
+    """A model by name in ``models_dirs`` or the shipped models, never in the working folder
+    (the server's ``/load`` uses this: a name must not open ``./name.pt``)."""
+    if not name or any(c in name for c in "/\\") or name in (".", ".."):
+        raise FileNotFoundError(f"{name!r} is not a model name")
+    stem = name[:-3] if name.endswith(".pt") else name
     for folder in [*map(Path, models_dirs), SHIPPED_DIR]:
-        for cand in (folder / f"{name_or_path}.pt", folder / name_or_path / "model.pt"):
+        for cand in (folder / f"{stem}.pt", folder / stem / "model.pt"):
             if cand.is_file():
                 return cand
-        if (folder / name_or_path / "model.ts").is_file():
-            return folder / name_or_path  # an exported bundle
+        if (folder / stem / "model.ts").is_file():
+            return folder / stem  # an exported bundle
     searched = ", ".join(str(d) for d in [*models_dirs, SHIPPED_DIR])
-    raise FileNotFoundError(f"no model named {name_or_path!r} in {searched}")
+    raise FileNotFoundError(f"no model named {name!r} in {searched}")
 
 
 def list_models(models_dirs: Iterable[str | Path] = ()) -> list[str]:

@@ -261,6 +261,7 @@ class FastCheckpoint:
         self.name = eager.name
         self.synth_name = eager.synth_name
         self.param_names = eager.param_names
+        self.full_spec = getattr(eager, "full_spec", None)
         self.macro_names = eager.macro_names
         self.latent_dim = eager.latent_dim
         self.sample_rate = eager.sample_rate

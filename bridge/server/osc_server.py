@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import ipaddress
 import logging
 import os
 import selectors
@@ -27,20 +28,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pythonosc.osc_message import OscMessage
-from pythonosc.osc_packet import OscPacket
 
 from bridge import __version__
 from bridge.models.hosted import HostedModel
+from bridge.server import osc_parse
+from bridge.server import render_out as ro
 from bridge.server import validate as v
 from bridge.server.hosting import prepare
-from bridge.server.slots import Client, Op, Slot, run_batch
+from bridge.server.slots import SUBSCRIBER_EXPIRY_S, Client, Op, Slot, run_batch
 from bridge.server.worker import (
     MAX_AUDIO_BYTES,
     MAX_AUDIO_SECONDS,
     WorkQueue,
     load_audio,
-    save_wav,
     warm_up,
 )
 
@@ -51,6 +51,19 @@ MAX_CLIENTS = 1024
 # Datagrams read before queued slots are served: a flood cannot starve the replies.
 READ_BATCH = 256
 RENDER_NOTE = (60, 100, 3.0, 4.0)  # pitch, velocity, held s, duration s: the papers' note
+# What one datagram may make the server send straight back to its sender (errors, pong,
+# welcome, models, stats): a bundle of cheap requests must not turn into a flood of replies.
+# Slot replies are bounded by the bundle's message cap and go out once per batch.
+MAX_ERRORS_PER_DATAGRAM = 4
+MAX_REPLY_BYTES_PER_DATAGRAM = 65536
+# Addresses only a server sends. Another server's replies (or our own, looped back) are
+# dropped without a word: answering them is how two servers, or one talking to itself,
+# answer each other forever. An error is never answered with an error.
+REPLY_ONLY = frozenset({"welcome", "pong", "error"})
+SLOT_REPLY_ONLY = frozenset({"params", "names", "macro_names", "busy", "sketch_note",
+                             "rendered"})
+# An echo of a reply we sent within this long is dropped (see _is_echo).
+ECHO_WINDOW_S = 0.5
 
 
 @dataclass
@@ -64,6 +77,11 @@ class ServerConfig:
     # A folder the server offers the Sketch device (/flowsynth/sketch_dir) and allows.
     sketch_dir: str | None = None
     queue_size: int = 8
+    # Renders without a path are kept under this many bytes; the oldest go first.
+    output_cap_bytes: int = ro.DEFAULT_OUTPUT_CAP_BYTES
+    # Clients (and slot subscribers) silent this long are forgotten (devices say hello every
+    # 10 s); see slots.SUBSCRIBER_EXPIRY_S.
+    client_expiry_s: float = SUBSCRIBER_EXPIRY_S
     max_audio_seconds: float = MAX_AUDIO_SECONDS
     max_audio_bytes: int = MAX_AUDIO_BYTES
     # Host training checkpoints through their fast twin (bridge/server/hosting.py).
@@ -122,30 +140,6 @@ def encode(address: str, args: Sequence[object]) -> bytes:
     return head + _osc_string("".join(tags)) + b"".join(body)
 
 
-_FIXED_SIZE = {ord(c): n for c, n in (("i", 4), ("f", 4), ("c", 4), ("r", 4), ("m", 4),
-                                      ("h", 8), ("d", 8), ("t", 8), ("T", 0), ("F", 0),
-                                      ("N", 0), ("I", 0))}
-
-
-def _complete(data: bytes) -> bool:
-    """False for a message cut short. python-osc reads a missing trailing float as 0.0 (a
-    courtesy to Reaktor), which would set a dial to 0 from a truncated packet."""
-    end = data.find(b"\x00")
-    tags_at = (end // 4 + 1) * 4
-    if end < 0 or data[tags_at:tags_at + 1] != b",":
-        return True  # no type tags: python-osc decides
-    tags_end = data.find(b"\x00", tags_at)
-    if tags_end < 0:
-        return False
-    size = 0
-    for t in data[tags_at + 1:tags_end]:
-        n = _FIXED_SIZE.get(t)
-        if n is None:
-            return True  # strings and blobs carry their own lengths; python-osc checks them
-        size += n
-    return len(data) >= ((tags_end - tags_at) // 4 + 1) * 4 + tags_at + size
-
-
 _NUMBER_FORMATS: dict[bytes, struct.Struct] = {}
 
 
@@ -175,6 +169,32 @@ def _parse_numbers(data: bytes) -> tuple[str, list] | None:
     except UnicodeDecodeError:
         return None
     return address, list(fmt.unpack_from(data, body))
+
+
+def _looks_like_reply(data: bytes) -> bool:
+    """A datagram (well-formed or not) addressed as one of the server's replies."""
+    parts = data[:data.find(b"\x00")].split(b"/")
+    if len(parts) == 3 and parts[1] == b"flowsynth":
+        return parts[2].decode("ascii", "replace") in REPLY_ONLY
+    return (len(parts) == 4 and parts[1] == b"flowsynth"
+            and parts[3].decode("ascii", "replace") in SLOT_REPLY_ONLY)
+
+
+def _local_ips(host: str) -> frozenset[str]:
+    """Addresses a datagram to this server's port could be sent to: the bound one, loopback,
+    and for a wildcard bind this machine's own addresses."""
+    ips = {host, "127.0.0.1", "::1", "::ffff:127.0.0.1"}
+    try:
+        wildcard = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        try:
+            for info in socket.getaddrinfo(socket.gethostname(), None):
+                ips.add(str(info[4][0]))
+        except OSError:
+            pass
+    return frozenset(ips)
 
 
 def _rss_kb() -> int:
@@ -233,8 +253,17 @@ class OSCServer:
         self._threads: list[threading.Thread] = []
         self._badlog = _RateLimitedLog()
         self._render_count = 0
+        self._writer = ro.RenderWriter()
+        self._seen: dict[Client, float] = {}  # client -> last valid request or hello
+        self._next_sweep = 0.0
+        # [errors, bytes] still allowed for the datagram being handled (serve thread only)
+        self._budget: list[int] | None = None
+        # what was sent lately to each default-reply-port destination (see _is_echo)
+        self._recent: dict[tuple[str, int], deque[tuple[float, bytes]]] = {}
+        self._local_ips: frozenset[str] = frozenset()
         self.received = 0
         self.errors = 0
+        self.ignored = 0  # datagrams dropped unanswered: replies, echoes, our own
         self.address: tuple[str, int] = (self.config.host, self.config.port)
         self._slot_verbs: dict[str, Callable[[Slot, list, Client], None]] = {
             "load": self._load, "info": self._info, "macro": self._macro,
@@ -263,6 +292,7 @@ class OSCServer:
         sock.setblocking(False)
         self._sock = sock
         self.address = sock.getsockname()[:2]
+        self._local_ips = _local_ips(self.address[0])
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -311,19 +341,56 @@ class OSCServer:
     def _dest(self, client: Client) -> tuple[str, int]:
         return client[0], self.clients.get(client, self.config.reply_port)
 
+    def _is_self(self, addr: tuple[str, int]) -> bool:
+        """True for this server's own socket: it must never send to itself."""
+        return addr[1] == self.address[1] and addr[0] in self._local_ips
+
     def _send(self, packet: bytes, dest: tuple[str, int]) -> None:
+        if self._is_self(dest):
+            return  # e.g. --reply-port equal to --port: the reply would be read as a request
+        if dest[1] == self.config.reply_port:
+            self._remember_sent(dest, packet)
         try:
             self._sock.sendto(packet, dest)
         except OSError as e:  # a client that went away must not stop the others' replies
             log.debug("reply to %s failed: %s", dest, e)
 
+    def _remember_sent(self, dest: tuple[str, int], packet: bytes) -> None:
+        recent = self._recent.get(dest)
+        if recent is None:
+            if len(self._recent) >= MAX_CLIENTS:
+                self._recent.clear()
+            recent = self._recent[dest] = deque(maxlen=8)
+        recent.append((time.monotonic(), packet))
+
+    def _is_echo(self, data: bytes, client: Client) -> bool:
+        """A datagram from a client that never said hello, sent from the port its replies go
+        to, holding exactly what we sent there moments ago: another server answering us
+        (two servers whose reply ports point at each other). Answering it would answer
+        ourselves forever; `anchor a` is its own reply."""
+        recent = self._recent.get(client)
+        if not recent or client in self.clients:
+            return False
+        cutoff = time.monotonic() - ECHO_WINDOW_S
+        return any(t >= cutoff and p == data for t, p in recent)
+
+    def _direct(self, packet: bytes, dest: tuple[str, int], error: bool) -> None:
+        """A reply to a request's sender, within the current datagram's budget."""
+        budget = self._budget
+        if budget is not None and threading.get_ident() == self._serve_ident:
+            if (error and budget[0] <= 0) or budget[1] < len(packet):
+                return
+            budget[0] -= error
+            budget[1] -= len(packet)
+        self._send(packet, dest)
+
     def send_to(self, client: Client, address: str, args: Sequence[object] = ()) -> None:
-        self._send(encode(address, args), self._dest(client))
+        self._direct(encode(address, args), self._dest(client), False)
 
     def send_slot(self, slot: Slot, verb: str, args: Sequence[object]) -> None:
         packet = encode(f"/flowsynth/{slot.number}/{verb}", args)
         sent = set()
-        for client in tuple(slot.subscribers):
+        for client in tuple(slot.subscribers):  # a copy: the worker's sends race a trim
             dest = self._dest(client)
             if dest not in sent:
                 sent.add(dest)
@@ -332,7 +399,8 @@ class OSCServer:
     def send_error(self, client: Client, slot: int, code: str, message: str) -> None:
         self.errors += 1
         self._badlog.warn("%s:%s slot %d %s: %s", client[0], client[1], slot, code, message)
-        self.send_to(client, "/flowsynth/error", [slot, code, message[:500]])
+        packet = encode("/flowsynth/error", [slot, code, message[:500]])
+        self._direct(packet, self._dest(client), True)
 
     # --- serve thread --------------------------------------------------------------------------
 
@@ -355,6 +423,8 @@ class OSCServer:
                 # so that it merges.
                 read = self._read(sock, 1 if woke else READ_BATCH)
                 woke = False
+                if time.monotonic() >= self._next_sweep:
+                    self._expire()
                 if read == 0 and not self._ready:
                     for key, _ in selector.select(0.5):
                         if key.fileobj is wake:
@@ -378,12 +448,32 @@ class OSCServer:
             n += 1
             self.received += 1
             client = (addr[0], addr[1])
+            if self._is_self(client) or self._is_echo(data, client):
+                self.ignored += 1
+                continue
+            self._budget = [MAX_ERRORS_PER_DATAGRAM, MAX_REPLY_BYTES_PER_DATAGRAM]
             try:
                 self._packet(data, client)
             except Exception as e:  # the server never dies of a request
                 log.exception("request from %s failed", client)
                 self.send_error(client, 0, "internal", f"request failed: {e}"[:300])
+            finally:
+                self._budget = None
         return n
+
+    def _expire(self) -> None:
+        """Forget clients and subscribers silent for client_expiry_s (checked once a second)."""
+        now = time.monotonic()
+        self._next_sweep = now + 1.0
+        cutoff = now - self.config.client_expiry_s
+        for slot in self.slots.values():
+            slot.expire(cutoff)
+        stale = [c for c, t in self._seen.items() if t < cutoff]
+        for c in stale:
+            del self._seen[c]
+            self.clients.pop(c, None)
+        for dest in [d for d, r in self._recent.items() if not r or r[-1][0] < now - 5.0]:
+            del self._recent[dest]
 
     def _wake(self) -> None:
         if self._wake_w is None:
@@ -406,18 +496,16 @@ class OSCServer:
             self._message(simple[0], simple[1], client)
             return
         try:
-            if data[:1] == b"/":
-                if not _complete(data):
-                    raise ValueError("the message is shorter than its type tags say")
-                messages = [OscMessage(data)]
-            else:
-                messages = [m.message for m in OscPacket(data).messages]
-        except Exception as e:  # python-osc raises several types for malformed datagrams
-            msg = f"not an OSC message ({len(data)} bytes): {e}"
+            messages = osc_parse.parse(data)
+        except osc_parse.ParseError as e:  # the whole datagram is refused; nothing was done
+            if _looks_like_reply(data):
+                self.ignored += 1
+                return
+            msg = f"not a well-formed OSC message ({len(data)} bytes): {e}"
             self.send_error(client, 0, "bad_args", msg[:300])
             return
         for m in messages:
-            self._message(m.address, list(m.params), client)
+            self._message(m.address, m.args, client)
 
     def _message(self, address: str, args: list, client: Client) -> None:
         parts = address.split("/")
@@ -426,21 +514,46 @@ class OSCServer:
             if len(parts) == 3 and parts[0] == "" and parts[1] == "flowsynth":
                 handler = self._server_verbs.get(parts[2])
                 if handler is None:
+                    if parts[2] in REPLY_ONLY:
+                        self.ignored += 1
+                        return
                     raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
                 handler(args, client)
+                self._seen_now(client)
                 return
             if len(parts) == 4 and parts[0] == "" and parts[1] == "flowsynth":
+                if parts[3] in SLOT_REPLY_ONLY:
+                    self.ignored += 1
+                    return
                 slot_no = v.slot_number(parts[2])
                 verb = self._slot_verbs.get(parts[3])
                 if verb is None:
                     raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
                 slot = self.slots[slot_no]
-                slot.subscribe(client)
-                verb(slot, args, client)
+                # Subscribed before the verb runs (a sketch's busy reply must reach its
+                # sender), and only kept if the request was valid: invalid requests
+                # subscribe no one and so evict no one.
+                now = self._seen_now(client)
+                added = slot.subscribe(client, now)
+                try:
+                    verb(slot, args, client)
+                except v.RequestError:
+                    if added:
+                        slot.unsubscribe(client)
+                    raise
+                slot.trim()
                 return
             raise v.RequestError("unknown_address", f"unknown address {address[:100]}")
         except v.RequestError as e:
             self.send_error(client, slot_no, e.code, e.message)
+
+    def _seen_now(self, client: Client) -> float:
+        now = time.monotonic()
+        seen = self._seen
+        if client not in seen and len(seen) >= 4 * MAX_CLIENTS:
+            seen.pop(next(iter(seen)))  # a flood of new source ports: forget the oldest
+        seen[client] = now
+        return now
 
     def _enqueue(self, slot: Slot, op: Op) -> None:
         if slot.enqueue(op):
@@ -455,10 +568,18 @@ class OSCServer:
         port = v.integer(args[0], "reply port", 1, 65535)
         if len(args) == 2:
             v.text(args[1], "client name")
+        if self._is_self((client[0], port)):
+            raise v.bad_args(f"reply port {port} is this server's own port; listen for "
+                             "replies on another port and say hello with that one")
         self.clients[client] = port
         self.clients.move_to_end(client)
         if len(self.clients) > MAX_CLIENTS:
             self.clients.popitem(last=False)
+        # A hello keeps the client's subscriptions alive (devices repeat it every 10 s).
+        now = self._seen_now(client)
+        for slot in self.slots.values():
+            if client in slot.subscribers:
+                slot.subscribe(client, now)
         self.send_to(client, "/flowsynth/welcome", [PROTOCOL_VERSION, __version__])
 
     def _ping(self, args: list, client: Client) -> None:
@@ -546,24 +667,33 @@ class OSCServer:
     def _explore(self, slot: Slot, args: list, client: Client) -> None:
         v.count(args, 1, 2, "explore")
         radius = v.number(args[0], "explore radius")
-        if radius < 0:
-            raise v.bad_args(f"explore radius must be >= 0, got {radius:g}")
+        if not 0 <= radius <= v.MAX_EXPLORE_RADIUS:
+            raise v.bad_args(f"explore radius must be in [0, {v.MAX_EXPLORE_RADIUS:g}] latent "
+                             f"units, got {radius:g}")
         seed = v.integer(args[1], "explore seed", 0, 2**31 - 1) if len(args) == 2 else None
         self._need_model(slot)
         self._enqueue(slot, Op("explore", (radius, seed), [client]))
 
     def _render(self, slot: Slot, args: list, client: Client) -> None:
-        v.count(args, 0, 1, "render")
-        path = None
+        v.count(args, 0, 2, "render")
+        target = None
+        overwrite = False
         if args:
             path = v.text(args[0], "render path")
+            if len(args) == 2:
+                overwrite = bool(v.integer(args[1], "render overwrite flag", 0, 1))
             if not path.lower().endswith(".wav"):
                 raise v.bad_args(f"render path {path[:200]!r} must end in .wav")
-            path = v.inside(path, self._audio_dirs(), "render path")
+            dirs = self._audio_dirs()
+            path = v.inside(path, dirs, "render path")
             if os.path.isdir(path) or not os.path.isdir(os.path.dirname(path)):
                 raise v.bad_args(f"cannot write a file at {path[:200]!r}: its folder is missing")
+            # Remembered as (allowed folder, sub-folders, name) and walked again without
+            # following links when written: the folders may change in between.
+            target = ro.target_in(path, dirs)
+            self._writer.check_new(target, overwrite)
         self._need_model(slot)
-        self._enqueue(slot, Op("render", path, [client]))
+        self._enqueue(slot, Op("render", (target, overwrite), [client]))
 
     def _audio_dirs(self) -> list[str]:
         dirs = list(self.config.allow_dirs)
@@ -606,6 +736,7 @@ class OSCServer:
 
         def job() -> None:
             try:
+                self._known_name(target)
                 model = self._load_model(target)
             except v.RequestError as e:
                 self.send_error(client, slot.number, e.code, e.message)
@@ -630,6 +761,21 @@ class OSCServer:
         if self.config.freeze_heap and self._threads:  # start() settles those loaded before it
             _settle_heap()
         return model
+
+    def _known_name(self, target: str) -> None:
+        """A bare name must be one /flowsynth/models lists: never a file in the server's
+        working folder. The refusal is the same for every unlisted name, so it does not tell
+        which files exist anywhere."""
+        if os.path.isabs(target):
+            return  # a path already checked to lie inside a models folder
+        try:
+            names = [str(n) for n in self._list_models()]
+        except Exception as e:
+            raise v.RequestError("internal", f"cannot list models: {e}"[:300]) from None
+        if target not in names:
+            raise v.RequestError("unknown_model", f"no model named {target[:100]!r}; "
+                                                  "/flowsynth/models lists what this server "
+                                                  "can load")
 
     def _model_target(self, name: str) -> str:
         """A model name passes to the loader; a path must lie in a models folder."""
@@ -685,19 +831,32 @@ class OSCServer:
                         self.send_error(client, slot.number, e.code, e.message)
 
     def _render_job(self, slot: Slot, clients: list[Client], params: np.ndarray,
-                    path: str | None, model: HostedModel) -> None:
+                    where: tuple[ro.Target | None, bool], model: HostedModel) -> None:
+        target, overwrite = where
         try:
             from bridge.synth.base import Note
 
             synth = self._synth(str(model.synth_name))
             sr = int(model.sample_rate)
-            audio = np.asarray(synth.render(params[None], Note(*RENDER_NOTE), sample_rate=sr))[0]
-            if path is None:
+            preset = complete_preset(model, synth, params)
+            audio = np.asarray(synth.render(preset[None], Note(*RENDER_NOTE), sample_rate=sr))[0]
+            data = ro.wav_bytes(audio, sr)
+            folder = self.config.output_dir
+            if target is None:
+                if not folder:
+                    raise v.RequestError("not_allowed", "this server has no output folder; "
+                                                        "send render <path> in an allowed folder")
                 self._render_count += 1
                 stamp = time.strftime("%Y%m%d-%H%M%S")
-                name = f"slot{slot.number}-{stamp}-{self._render_count}.wav"
-                path = os.path.join(self.config.output_dir or ".", name)
-            save_wav(path, audio, sr)
+                name = ro.new_render_name(folder, slot.number, stamp, self._render_count)
+                target = ro.Target(os.path.realpath(folder), (), name)
+            path = self._writer.write(target, data, overwrite)
+            if folder and target.root == os.path.realpath(folder) and not target.folders:
+                ro.enforce_cap(folder, self.config.output_cap_bytes, keep=target.name)
+        except v.RequestError as e:
+            for client in clients:
+                self.send_error(client, slot.number, e.code, e.message)
+            return
         except Exception as e:
             log.exception("render failed")
             for client in clients:
@@ -736,3 +895,66 @@ def _check_model(model: object) -> None:
     if missing:
         raise v.RequestError("internal", f"the loader returned something that is not a "
                                          f"HostedModel (missing {', '.join(missing)})")
+    _check_finite(model)
+
+
+def _check_finite(model: object) -> None:
+    """Refuse a model with non-finite weights, as eval and export do: it would answer NaN to
+    every dial. Weights are checked where they are reachable (checkpoints, bundles), and
+    every model answers a point at the centre and a dial setting."""
+    bad = _non_finite_weights(model)
+    if bad:
+        raise ValueError(f"model {getattr(model, 'name', '?')} has non-finite weights ({bad}); "
+                         "retrain it or load another")
+    try:
+        z = np.zeros((1, int(model.latent_dim)), np.float32)  # type: ignore[attr-defined]
+        dials = np.full((1, len(model.macro_names)), 0.5, np.float32)  # type: ignore[attr-defined]
+        answers = [model.params_from_latent(z),  # type: ignore[attr-defined]
+                   model.latent_from_macros(dials, z)]  # type: ignore[attr-defined]
+    except Exception as e:  # a model that cannot answer the centre cannot be served
+        raise ValueError(f"model {getattr(model, 'name', '?')} fails at the centre of its "
+                         f"latent space: {type(e).__name__}: {e}") from None
+    for what, a in zip(("parameters", "latent point"), answers, strict=True):
+        if not np.all(np.isfinite(np.asarray(a, np.float64))):
+            raise ValueError(f"model {getattr(model, 'name', '?')} answers non-finite {what} at "
+                             "the centre of its latent space (NaN weights?); retrain it")
+
+
+def _non_finite_weights(model: object) -> str | None:
+    """The name of a non-finite tensor in a checkpoint's or bundle's weights, if any."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:  # no torch loaded: the model has no torch weights
+        return None
+    for holder in (getattr(model, "net", None), getattr(model, "module", None)):
+        if holder is None or not hasattr(holder, "state_dict"):
+            continue
+        try:
+            state = holder.state_dict()
+        except Exception:  # e.g. a scripted module that hides its state
+            continue
+        for name, t in state.items():
+            if isinstance(t, torch.Tensor) and t.is_floating_point() and \
+                    not bool(torch.isfinite(t).all()):
+                return name
+    return None
+
+
+def complete_preset(model: object, synth: object, params: np.ndarray) -> np.ndarray:
+    """The synth's full preset for a model's parameters: a model that learned a subset of
+    the synth's parameters gives only those; the others keep the values they had in the
+    model's training renders (its saved spec's defaults, else the synth's)."""
+    spec = getattr(synth, "spec", None)
+    names = [str(n) for n in model.param_names]  # type: ignore[attr-defined]
+    if spec is None or list(spec.names) == names:
+        return np.asarray(params, np.float32)
+    full = getattr(model, "full_spec", None) or spec
+    if list(full.names) != list(spec.names):
+        full = spec  # the model's spec is another version of the synth's: use the synth's
+    missing = [n for n in names if n not in set(spec.names)]
+    if missing:
+        raise ValueError(f"the model's parameters {', '.join(missing[:5])} are not "
+                         f"{getattr(synth, 'name', 'the synth')}'s; is it the synth it "
+                         "was trained on?")
+    return full.expand(full.subset(names), np.asarray(params, np.float32)[None])[0]

@@ -28,6 +28,10 @@ log = logging.getLogger("flowsynth.server")
 # flood of unmergeable requests from growing memory.
 MAX_PENDING = 1024
 MAX_SUBSCRIBERS = 64
+# A subscriber that sent nothing valid (hello included) for this long is forgotten: devices
+# say hello every 10 s, so three missed hellos; stale clients (old `flowsynth send` runs) would
+# otherwise cost every reply a send.
+SUBSCRIBER_EXPIRY_S = 30.0
 
 # What each request answers with, in the protocol's order.
 REPLIES: dict[str, tuple[str, ...]] = {
@@ -44,6 +48,9 @@ _SUPERSEDES: dict[str, frozenset[str]] = {
     "macros": frozenset({"macro", "macros"}),
     "latent": frozenset({"macro", "macros", "latent", "morph"}),
     "morph": frozenset({"morph"}),
+    # Describing a slot twice in a row says nothing new: a bundle of info requests costs one
+    # set of replies, not one each (reply amplification).
+    "info": frozenset({"info"}),
 }
 
 Client = tuple[str, int]
@@ -86,21 +93,42 @@ class Slot:
         self.lock = threading.Lock()
         self.pending: list[Op] = []
         self.scheduled = False
-        self.subscribers: OrderedDict[Client, None] = OrderedDict()
+        # client -> when it last sent a valid request or hello (time.monotonic()), oldest first
+        self.subscribers: OrderedDict[Client, float] = OrderedDict()
         self.rng = np.random.default_rng()
 
     @property
     def model(self) -> HostedModel | None:
         return self.state.model
 
-    def subscribe(self, client: Client) -> None:
+    def subscribe(self, client: Client, now: float) -> bool:
+        """Add or refresh a subscriber; True when it is new. The list may stand one over its
+        bound until ``trim``: a request is subscribed before it runs (so that its own busy
+        reply reaches it) and dropped again if it turns out invalid, evicting no one."""
         subs = self.subscribers
-        if client in subs:
+        new = client not in subs
+        subs[client] = now
+        if not new:
             subs.move_to_end(client)
-            return
-        subs[client] = None
-        if len(subs) > MAX_SUBSCRIBERS:
+        return new
+
+    def unsubscribe(self, client: Client) -> None:
+        self.subscribers.pop(client, None)
+
+    def trim(self) -> None:
+        """Evict the longest-silent subscribers past the bound."""
+        subs = self.subscribers
+        while len(subs) > MAX_SUBSCRIBERS:
             subs.popitem(last=False)
+
+    def expire(self, cutoff: float) -> None:
+        """Forget subscribers silent since before ``cutoff``."""
+        subs = self.subscribers
+        while subs:
+            client, seen = next(iter(subs.items()))
+            if seen >= cutoff:
+                break
+            del subs[client]
 
     def enqueue(self, op: Op) -> bool:
         """Queue a request; True when the serve thread must be told about this slot.

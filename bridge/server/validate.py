@@ -15,6 +15,9 @@ N_SLOTS = 16
 # cap keeps a hostile list from costing anything before it is refused.
 MAX_VECTOR = 4096
 MAX_STRING = 4096
+# Latent units are the prior's standard deviations: the devices' Radius dial reaches 4, and
+# beyond a few tens every model answers noise (or overflows).
+MAX_EXPLORE_RADIUS = 16.0
 
 
 class RequestError(Exception):
@@ -88,9 +91,12 @@ def vector(args: Sequence, n: int, what: str, low: float | None = None,
 
 
 def slot_number(segment: str) -> int:
-    # isascii guards against unicode digits such as '²', which isdigit() accepts.
-    if not (segment.isascii() and segment.isdigit() and len(segment) <= 3):
-        raise bad_args(f"slot {segment[:20]!r} must be a number 1..{N_SLOTS}")
+    # isascii guards against unicode digits such as '²', which isdigit() accepts. A leading
+    # zero is refused: '016' would be answered as '/16', an address the client never used.
+    if not (segment.isascii() and segment.isdigit() and len(segment) <= 2
+            and segment[0] != "0"):
+        raise bad_args(f"slot {segment[:20]!r} must be a number 1..{N_SLOTS} written without "
+                       "leading zeros")
     s = int(segment)
     if not 1 <= s <= N_SLOTS:
         raise bad_args(f"slot {s} is outside 1..{N_SLOTS}")

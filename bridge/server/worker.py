@@ -114,8 +114,8 @@ def _load_audio_fallback(path: str, sample_rate: int, max_seconds: float,
     except OSError:
         raise RequestError("bad_audio", f"no audio file at {path}") from None
     if size > max_bytes:
-        raise RequestError("bad_audio", f"{path} is {size / 1e6:.1f} MB; the limit is "
-                                        f"{max_bytes / 1e6:.0f} MB")
+        raise RequestError("bad_audio", f"{path} is {size / 2**20:.1f} MB; the limit is "
+                                        f"{max_bytes / 2**20:.3g} MB")
     try:
         info = sf.info(path)
         if info.frames > max_seconds * info.samplerate:
