@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "render": "render a dataset of (preset, spectrogram) pairs",
     "train": "train a model on a rendered dataset",
     "eval": "evaluate a model on a held-out split (and out-of-domain audio)",
+    "match": "find the preset that sounds closest to a sound file",
     "plot": "draw what a model's macros and morphs do",
     "export": "write a TorchScript bundle for LibTorch hosts, nn~ and the server",
     "serve": "host models over OSC for Live, Max and Pure Data",

@@ -92,8 +92,20 @@ def score(
     train_learn = ds.spec.restrict(ds.learn_spec, params[train_idx])
     enc = ds.learn_spec.encode(train_learn, model.cfg.encoding)  # type: ignore[arg-type]
     mean_learn = np.repeat(model.mean_preset(enc)[None], len(idx), 0)
+    # The strongest simple baselines: the training sound nearest in log-mel (L2 over every
+    # note channel), and the mean of the 5 nearest presets (decoded as the mean preset is).
+    near = nearest_training(mels[idx], mels[train_idx], k=5)
+    nn1_learn = train_learn[near[:, 0]]
+    enc5 = enc[near]  # [B, 5, D]
+    nn5_learn = model.decode_params(enc5.mean(1))
     rows: dict[str, dict] = {}
-    for name, pred in ((model.cfg.kind, pred_learn), ("mean_preset", mean_learn)):
+    baselines = (
+        (model.cfg.kind, pred_learn),
+        ("mean_preset", mean_learn),
+        ("nearest_1", nn1_learn),
+        ("nearest_5_mean", nn5_learn),
+    )
+    for name, pred in baselines:
         pred_full = ds.spec.expand(ds.learn_spec, pred)
         per_item = {
             **param_metrics(ds.learn_spec, None, true_learn, pred),
@@ -101,6 +113,20 @@ def score(
         }
         rows[name] = summarize(per_item)
     return rows, pred_learn
+
+
+def nearest_training(queries: np.ndarray, train: np.ndarray, k: int = 5,
+                     chunk: int = 256) -> np.ndarray:
+    """[B, k] indices (into ``train``) of each query's nearest log-mels in L2, nearest first."""
+    t = torch.as_tensor(np.asarray(train, np.float32).reshape(len(train), -1))
+    t2 = (t**2).sum(1)
+    k = min(k, len(t))
+    out = []
+    for i in range(0, len(queries), chunk):
+        q = torch.as_tensor(np.asarray(queries[i : i + chunk], np.float32).reshape(-1, t.shape[1]))
+        d2 = (q**2).sum(1, keepdim=True) - 2.0 * q @ t.T + t2[None]
+        out.append(torch.topk(d2, k, dim=1, largest=False).indices.numpy())
+    return np.concatenate(out) if out else np.zeros((0, k), np.int64)
 
 
 def git_commit(where: str | Path | None = None) -> str | None:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from bridge.audio.features import normalization_stats
 from bridge.data.dataset import Dataset
+from bridge.matching.index import RetrievalIndex
 from bridge.models.configs import ModelConfig
 from bridge.models.macros import define_macros
 from bridge.models.saved import SavedModel, build_net
@@ -264,5 +265,10 @@ def train(
     )
     if cfg.kind == "flow":
         model.macros = define_macros(model, data.x[data.split["train"]], ds.tag_names)
+    # The matcher's retrieval index of the training sounds travels inside the model file.
+    train_idx = data.split["train"]
+    mels_db = data.x[train_idx].numpy() * data.norm["std"] + data.norm["mean"]
+    learned = ds.learn_spec.decode(data.v[train_idx].numpy(), cfg.encoding)  # type: ignore[arg-type]
+    model.extras.update(RetrievalIndex.build(mels_db, learned).to_tensors())
     model.save(out / MODEL)
     return model

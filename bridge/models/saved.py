@@ -86,6 +86,9 @@ class SavedModel:
     norm: dict[str, float]  # log-mel normalization from the training split
     macros: Macros | None = None
     info: dict = field(default_factory=dict)  # dataset, split, training summary
+    # Tensors that travel with the model but are not weights (a retrieval index): stored
+    # beside the state dict so that older readers, which ignore the key, still load the file.
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def latent_dim(self) -> int:
@@ -113,6 +116,8 @@ class SavedModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
         blob = {"flowsynth_meta": json.dumps(self.meta()), "state_dict": state}
+        if self.extras:
+            blob["extras"] = {k: v.detach().cpu() for k, v in self.extras.items()}
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
         os.close(fd)
         try:
@@ -167,6 +172,12 @@ class SavedModel:
                 info=meta.get("info", {}),
             )
             model.net.load_state_dict(blob["state_dict"])
+            extras = blob.get("extras") or {}
+            if not isinstance(extras, dict) or not all(
+                isinstance(v, torch.Tensor) for v in extras.values()
+            ):
+                raise ModelFileError(f"{path}: damaged flowsynth model (extras are not tensors)")
+            model.extras = dict(extras)
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
