@@ -214,7 +214,8 @@ def test_bad_values_get_clear_errors(call, message: str) -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"name": "has space"}, "without spaces"),
+        ({"name": "tab\tname"}, "without tabs"),
+        ({"name": " padded"}, "spaces at either end"),
         ({"name": "x", "low": 1.0, "high": 1.0}, "must exceed low"),
         ({"name": "x", "curve": "exp", "low": 0.0}, "exp curve needs low > 0"),
         ({"name": "x", "steps": 1}, "steps must be 0"),

@@ -22,6 +22,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="TOML",
         help="TOML file pinning a VST3 plugin's parameters",
     )
+    p.add_argument(
+        "--plugin",
+        default=None,
+        metavar="PATH",
+        help="the Dexed.vst3 for --synth dexed (default: $FLOWSYNTH_DEXED, then the "
+        "standard VST3 folders)",
+    )
+    p.add_argument(
+        "--presets-from",
+        default=None,
+        metavar="DIR",
+        help="natural presets around the voices of these preset files (dexed: DX7 .syx "
+        "cartridges; --synth dexed --sampling natural uses Dexed's own by default)",
+    )
     p.add_argument("--presets", type=int, required=True, help="how many presets to sample")
     p.add_argument("--out", required=True, help="dataset folder (created; resumed if it exists)")
     p.add_argument(
@@ -44,8 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sampling",
         choices=SAMPLING_MODES,
-        default="uniform",
-        help="uniform over each parameter's range, or natural (how people program)",
+        default=None,
+        help="uniform over each parameter's range, or natural (how people program); "
+        "default uniform, natural with --presets-from",
     )
     p.add_argument(
         "--subset",
@@ -73,6 +88,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.synth_config is not None and not Path(args.synth_config).is_file():
         raise FileNotFoundError(f"--synth-config {args.synth_config} does not exist")
+    if args.plugin is not None:
+        from bridge.synth.dexed import use_plugin
+
+        use_plugin(args.plugin)  # the workers find it through the environment too
+    presets_from = None
+    if args.presets_from is not None:
+        if not Path(args.presets_from).is_dir():
+            raise FileNotFoundError(f"--presets-from {args.presets_from} is not a folder")
+        presets_from = str(Path(args.presets_from).resolve())
+    sampling = args.sampling or ("natural" if presets_from else "uniform")
     notes = parse_notes(args.notes, args.velocity, args.held, args.duration)
     settings = RenderSettings(
         synth=args.synth,
@@ -80,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         notes=tuple(notes),
         features=make_features(args.sample_rate, args.n_mels),
         seed=args.seed,
-        sampling=args.sampling,
+        sampling=sampling,
+        presets_from=presets_from,
         subset=args.subset,
         shard_size=args.shard_size,
         synth_config=str(Path(args.synth_config).resolve()) if args.synth_config else None,

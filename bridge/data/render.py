@@ -114,6 +114,8 @@ class RenderSettings:
     shard_size: int = DEFAULT_SHARD_SIZE
     synth_config: str | None = None
     silence_db: float = SILENCE_DB
+    # A folder of preset files natural presets start from (dexed: DX7 .syx cartridges).
+    presets_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_presets < 1:
@@ -132,6 +134,9 @@ class RenderSettings:
             raise ValueError(f"silence threshold {self.silence_db} dBFS should lie in -120..0")
         if self.seed < 0:
             raise ValueError(f"--seed must be non-negative, got {self.seed}")
+        if self.presets_from is not None and self.sampling != "natural":
+            raise ValueError("--presets-from gives natural presets; drop --sampling "
+                             f"{self.sampling} (or pass --sampling natural)")
 
     @property
     def n_shards(self) -> int:
@@ -165,6 +170,8 @@ def manifest_header(settings: RenderSettings, synth: Synth) -> dict:
         "shard_size": settings.shard_size,
         "n_shards": settings.n_shards,
         "silence_db": settings.silence_db,
+        # Only when given, so that datasets rendered before the option keep their identity.
+        **({"presets_from": settings.presets_from} if settings.presets_from else {}),
         "tags": {
             "descriptors": list(tagmod.DESCRIPTORS),
             "booleans": list(tagmod.BOOLEAN_LABELS),
@@ -185,6 +192,12 @@ def shard_presets(
     """The presets of shard ``index`` ([n, N] normalized) and their global ids."""
     start, stop = settings.shard_range(index)
     rng = np.random.default_rng(np.random.SeedSequence([settings.seed, index]))
+    if settings.presets_from is not None:
+        use = getattr(synth, "use_presets_from", None)
+        if use is None:
+            raise SpecError(f"--presets-from: {settings.synth} reads no preset files "
+                            "(dexed reads DX7 .syx cartridges)")
+        use(settings.presets_from)
     presets = synth.sample_presets(rng, stop - start, settings.sampling)
     spec = synth.spec
     learn = learn_params(spec, settings.subset)
@@ -198,6 +211,11 @@ def shard_presets(
 def render_shard(synth: Synth, settings: RenderSettings, index: int) -> tuple[dict, dict]:
     """Arrays of shard ``index`` (silent presets dropped) and its drop counts."""
     presets, ids = shard_presets(synth, settings, index)
+    # A synth whose state outlives a render (a plugin's free-running parts) starts each shard
+    # afresh, so a shard's audio does not depend on the shards a worker rendered before it.
+    restart = getattr(synth, "restart", None)
+    if restart is not None:
+        restart()
     feats, notes = settings.features, settings.notes
     n_samples = int(round(notes[0].duration * feats.sample_rate))
     n = len(presets)

@@ -1,4 +1,5 @@
-"""Find a synth by name: a built-in one, or ``vst3:/path/to/Plugin.vst3``.
+"""Find a synth by name: a built-in one, ``dexed`` (the real plugin, pinned: see
+bridge/synth/dexed.py), or ``vst3:/path/to/Plugin.vst3``.
 
 A name may carry a plugin's pinned parameters (``vst3:/x/A.vst3#{"learn": [...]}``, see
 :func:`bridge.synth.vst3.synth_identifier`): that is what datasets and models store, so
@@ -30,6 +31,8 @@ def _fm() -> Synth:
 
 
 BUILTIN_SYNTHS: dict[str, Callable[[], Synth]] = {"subtractive": _subtractive, "fm": _fm}
+# Named plugins: found on the system (or where the user points), with a shipped configuration.
+PLUGIN_SYNTHS = ("dexed",)
 
 
 def get_synth(
@@ -49,10 +52,17 @@ def get_synth(
                 "drop --synth-config (or give the plain vst3:/path with the TOML file)"
             )
         return VST3Synth(path[len("vst3:") :], config=pins if pins is not None else config)
+    if name == "dexed":
+        from bridge.synth.dexed import DexedSynth
+
+        if config is not None:
+            raise SpecError("dexed is pinned by flowsynth's own configuration; drop "
+                            "--synth-config (or use vst3:/path/Dexed.vst3 with your TOML)")
+        return DexedSynth()
     if name not in BUILTIN_SYNTHS:
         raise SpecError(
             f"unknown synth {name!r}; built-in synths are {', '.join(BUILTIN_SYNTHS)}, "
-            "or give a plugin as vst3:/path/to/Plugin.vst3"
+            "dexed (the free DX7 plugin), or give a plugin as vst3:/path/to/Plugin.vst3"
         )
     if config is not None:
         raise SpecError("--synth-config applies to vst3: synths only")

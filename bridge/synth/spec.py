@@ -51,8 +51,13 @@ class Param:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or any(c.isspace() for c in self.name):
-            raise SpecError(f"parameter name {self.name!r} must be non-empty without spaces")
+        # Plugins name parameters with spaces (Dexed's "OP1 OUTPUT LEVEL", what Live shows, so
+        # that devices map them by name); an OSC string carries them. Other whitespace, and
+        # spaces at either end or doubled, would not survive Max's and Pd's message boxes.
+        if (not self.name or self.name != self.name.strip() or "  " in self.name
+                or any(c.isspace() and c != " " for c in self.name)):
+            raise SpecError(f"parameter name {self.name!r} must be non-empty, without tabs, "
+                            "newlines, doubled spaces or spaces at either end")
         if self.kind == "categorical":
             if len(self.categories) < 2:
                 raise SpecError(f"categorical parameter {self.name!r} needs at least 2 categories")
