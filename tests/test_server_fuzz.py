@@ -33,8 +33,78 @@ def junk(rng: np.random.Generator) -> object:
     return pool[rng.integers(len(pool))]
 
 
+def ntp(seconds_from_now: float) -> int:
+    t = time.time() + seconds_from_now + osc_parse.NTP_EPOCH_OFFSET
+    return int(t) << 32 | int((t % 1) * 2**32)
+
+
+def hostile_bundle(rng: np.random.Generator) -> bytes:
+    """Bundles that a careless or hostile client sends: element sizes that are negative,
+    zero, unaligned or past the end; truncated elements; messages that would be valid but
+    sit in a bundle stamped in the future or beside a broken one; too many messages."""
+    good = encode("/flowsynth/1/macro", [1, 0.5])
+    head = b"#bundle\x00" + struct.pack(">Q", 1)
+    k = int(rng.integers(8))
+    if k == 0:  # negative size (python-osc looped forever on this)
+        return head + struct.pack(">i", -int(rng.integers(1, 2**31 - 1))) + rng.bytes(
+            int(rng.integers(0, 3)) * 4)
+    if k == 1:  # size past the end of the datagram
+        return head + struct.pack(">i", len(good) + 4 * int(rng.integers(1, 1000))) + good
+    if k == 2:  # zero or unaligned size
+        return head + struct.pack(">i", int(rng.choice([0, 1, 2, 3, 5, 7]))) + good
+    if k == 3:  # a valid message, then a truncated one
+        cut = good[:int(rng.integers(1, len(good) // 4)) * 4]
+        return bundle([good]) + struct.pack(">i", len(cut)) + cut[:-1]
+    if k == 4:  # a valid message stamped in the future (this server refuses, never schedules)
+        return b"#bundle\x00" + struct.pack(">Q", ntp(float(rng.uniform(1, 1e6)))) + \
+            struct.pack(">i", len(good)) + good
+    if k == 5:  # more messages than a datagram may carry
+        return bundle([good] * int(rng.integers(33, 200)))
+    if k == 6:  # a valid message beside a message with trailing junk
+        return bundle([good, good + rng.bytes(4)])
+    # nested too deep
+    inner = bundle([good])
+    for _ in range(int(rng.integers(4, 8))):
+        inner = bundle_of_bundle(inner)
+    return inner
+
+
+def bundle_of_bundle(inner: bytes) -> bytes:
+    return b"#bundle\x00" + struct.pack(">Q", 1) + struct.pack(">i", len(inner)) + inner
+
+
+def bad_message(rng: np.random.Generator) -> bytes:
+    """Messages with valid values but a broken layout: cut short, junk after the arguments,
+    RGBA/MIDI/char/unknown type tags, no NUL after the tags, non-NUL padding."""
+    slot = int(rng.integers(1, 3))
+    good = encode(f"/flowsynth/{slot}/macro", [1, 0.5])
+    k = int(rng.integers(6))
+    if k == 0:  # the float missing: python-osc read 0.0
+        return good[:-4]
+    if k == 1:  # trailing junk
+        return good + rng.bytes(int(rng.integers(1, 4)) * 4)
+    if k == 2:  # a type tag standing for something that is not a plain number
+        tag = bytes([int(rng.choice([ord(c) for c in "rmctI[]xyzQ?"]))])
+        return _osc(f"/flowsynth/{slot}/macro".encode()) + _osc(b",i" + tag) + \
+            struct.pack(">ii", 1, 0x3F000000)
+    if k == 3:  # the type tags never end
+        return _osc(f"/flowsynth/{slot}/macro".encode()) + b",iff"
+    if k == 4:  # non-NUL padding after the address
+        return f"/flowsynth/{slot}/macro".encode() + b"\x00\x01" + good[20:]
+    # bytes after the address that are no type tags
+    return _osc(f"/flowsynth/{slot}/macro".encode()) + struct.pack(">if", 1, 0.5)
+
+
+def _osc(b: bytes) -> bytes:
+    return b + b"\x00" * (4 - len(b) % 4)
+
+
 def malformed(rng: np.random.Generator, allowed: str) -> bytes:
-    kind = rng.integers(12)
+    kind = rng.integers(14)
+    if kind == 12:
+        return hostile_bundle(rng)
+    if kind == 13:
+        return bad_message(rng)
     slot = int(rng.integers(1, 3))
     if kind == 0:  # random bytes, sometimes starting like OSC
         raw = rng.bytes(int(rng.integers(0, 600)))
@@ -98,7 +168,8 @@ def malformed(rng: np.random.Generator, allowed: str) -> bytes:
     if kind == 10:  # bundles of bad messages, and broken bundles
         if rng.random() < 0.5:
             return bundle([encode("/flowsynth/1/macro", [9, 0.5]), encode("/nope", [])])
-        return b"#bundle\x00" + rng.bytes(int(rng.integers(0, 40)))
+        n = int(rng.integers(0, 40))
+        return b"#bundle\x00" + rng.bytes(n + (n == 8))  # 8 random bytes: an empty bundle
     # truncated or corrupted versions of valid messages
     good = encode(f"/flowsynth/{slot}/macro", [1, 0.5])
     cut = int(rng.integers(1, len(good) - 1))
