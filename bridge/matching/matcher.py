@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import cma  # imported here, not at the first search: the import alone takes ~0.3 s
 import numpy as np
 import torch
 
@@ -255,8 +256,6 @@ class Matcher:
         return lsd + objective.mfcc_weight * mf, lsd, mf
 
     def _search(self, objective, note, clock, check, offer, rng, get_best, renders) -> int:
-        import cma
-
         n_num = len(self.num_cols)
         sweep_every = 6  # CMA generations between category sweeps
         gens = 0

@@ -38,7 +38,7 @@ WAVE_SAW, WAVE_PULSE, WAVE_TRIANGLE, WAVE_SINE = 0, 1, 2, 3
 
 
 # --- small scalar helpers --------------------------------------------------------------------
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def tanh_fast(x: float) -> float:
     """Pade-style tanh, exact at 0, slope 1, reaching +-1 at |x| = 3 with zero slope there."""
     if x > 3.0:
@@ -52,7 +52,7 @@ def tanh_fast(x: float) -> float:
 _RNG_MUL = np.uint64(2685821657736338717)  # a uint64 constant: a bare literal would be int64
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rng_next(state: np.uint64) -> tuple[np.uint64, float]:
     """xorshift64*: returns the new state and a uniform float in [-1, 1)."""
     x = np.uint64(state)
@@ -96,7 +96,7 @@ def check_render_args(note: Note, sample_rate: int) -> tuple[int, int]:
 
 
 # --- envelopes ---------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def env_coefs(
     attack: float, decay: float, release: float, rate: float
 ) -> tuple[float, float, float]:
@@ -107,7 +107,7 @@ def env_coefs(
     return ca, cd, cr
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def env_step(
     env: float, stage: int, gate: bool, sustain: float, ca: float, cd: float, cr: float
 ) -> tuple[float, int]:
@@ -147,7 +147,7 @@ def render_envelope(
     return _render_envelope(attack, decay, sustain, release, held, n, sr)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _render_envelope(attack, decay, sustain, release, held, n, sr):  # noqa: ANN001, ANN202
     out = np.empty(n)
     ca, cd, cr = env_coefs(attack, decay, release, sr)
@@ -162,7 +162,7 @@ def _render_envelope(attack, decay, sustain, release, held, n, sr):  # noqa: ANN
 LFO_SINE, LFO_TRIANGLE, LFO_SAW, LFO_SQUARE, LFO_SAMPLE_HOLD = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def lfo_shape(shape: int, phase: float, held_value: float) -> float:
     """Bipolar LFO value in [-1, 1] at ``phase`` in [0, 1); S&H returns ``held_value``."""
     if shape == LFO_SINE:
@@ -177,7 +177,7 @@ def lfo_shape(shape: int, phase: float, held_value: float) -> float:
 
 
 # --- filters -------------------------------------------------------------------------------------
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def soft_sat(x: float) -> float:
     """Cubic soft saturator: slope 1 at 0, reaching +-1 with zero slope at |x| = 1.5.
 
@@ -190,7 +190,7 @@ def soft_sat(x: float) -> float:
     return x - (4.0 / 27.0) * x * x * x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ladder_coefs(g: float, k: float) -> tuple[float, float]:
     """(G, 1 / (1 + k G^4)) of ``ladder_step`` for g = tan(pi fc / fs) and feedback ``k``."""
     big_g = g / (1.0 + g)
@@ -198,7 +198,7 @@ def ladder_coefs(g: float, k: float) -> tuple[float, float]:
     return big_g, 1.0 / (1.0 + k * g2 * g2)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def ladder_step(
     x: float, big_g: float, inv_den: float, k: float, s0: float, s1: float, s2: float, s3: float
 ) -> tuple[float, float, float, float, float]:
@@ -228,7 +228,7 @@ def ladder_step(
     return y, s0, s1, s2, s3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def svf_coefs(g: float, k: float) -> tuple[float, float, float]:
     """(a1, a2, a3) of ``svf_step`` for g = tan(pi fc / fs) and damping k = 1/Q."""
     a1 = 1.0 / (1.0 + g * (g + k))
@@ -236,7 +236,7 @@ def svf_coefs(g: float, k: float) -> tuple[float, float, float]:
     return a1, a2, g * a2
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def svf_step(
     x: float, a1: float, a2: float, a3: float, k: float, s0: float, s1: float
 ) -> tuple[float, float, float, float, float]:
@@ -278,7 +278,7 @@ def wavetables(waves: np.ndarray, max_freq: np.ndarray, sample_rate: float) -> n
 SINE_TABLE = np.sin(2.0 * np.pi * np.arange(SINE_TABLE_SIZE + 1) / SINE_TABLE_SIZE)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def table_read(table: np.ndarray, phase: float) -> float:
     """Linear interpolation in a one-cycle table (size N + 1) at ``phase`` in [0, 1)."""
     pos = phase * (table.shape[0] - 1)
@@ -289,7 +289,7 @@ def table_read(table: np.ndarray, phase: float) -> float:
     return a + frac * (table[i + 1] - a)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def sine_read(table: np.ndarray, phase: float) -> float:
     """sin(2 pi phase) from ``SINE_TABLE`` for a phase in (-64, 64) cycles.
 
@@ -305,7 +305,7 @@ def sine_read(table: np.ndarray, phase: float) -> float:
 
 
 # --- output stage ------------------------------------------------------------------------------
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def soft_limit_and_fade(out: np.ndarray, sample_rate: float, fade_s: float) -> None:
     """Keep every sample under 1.0 and fade the end of the render, in place, on [B, T].
 
@@ -343,7 +343,7 @@ def halfband_taps(n_side: int = 12, beta: float = 8.0) -> np.ndarray:
     return h * (0.25 / h.sum())  # unity gain at DC: 0.5 + 2 * sum = 1
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def halfband_decimate(x: np.ndarray, h_odd: np.ndarray, out: np.ndarray) -> None:
     """[B, 2T] at twice the rate -> [B, T]: half-band low-pass (zero phase), keep every 2nd.
 

@@ -55,7 +55,7 @@ DRIVE_HALFBAND = halfband_taps()
 CLIP_KNEE = 1.5  # the cubic clipper reaches +-1 there, with zero slope
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _clip(x: float) -> float:
     """Cubic soft clipper: slope 1 at 0, +-1 with zero slope from |x| = 1.5."""
     if x >= CLIP_KNEE:
@@ -65,7 +65,7 @@ def _clip(x: float) -> float:
     return x - (4.0 / 27.0) * x * x * x
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _clip_integral(x: float) -> float:
     """Antiderivative of ``_clip``, continuous everywhere (for ADAA); branch-free.
 
@@ -77,7 +77,7 @@ def _clip_integral(x: float) -> float:
     return 0.5 * x2 - (1.0 / 27.0) * x2 * x2 + (abs(x) - abs(xc))
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _halfband_pass(src: np.ndarray, s_lo: int, s_hi: int, h: np.ndarray, dst: np.ndarray,
                    d0: int, n: int) -> None:
     """dst[d0 + i] += sum_j h[j] (src[s_lo + i - j] + src[s_hi + i + j]) for i < n.
@@ -102,7 +102,7 @@ def drive_work(n: int) -> np.ndarray:
     return np.zeros((2, n + 2 * len(DRIVE_HALFBAND)), dtype=np.float64)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def drive_inplace(x: np.ndarray, amount: float, sample_rate: float, h_odd: np.ndarray,
                   work: np.ndarray) -> None:
     """Soft-clip ``x`` (1-D) with up to ``MAX_DRIVE_DB`` of input gain, level roughly kept.
@@ -171,7 +171,7 @@ def chorus_pad(sample_rate: float) -> int:
     return int(math.ceil((CHORUS_CENTRE_MS + 0.5 * CHORUS_MAX_MOD_MS) * sample_rate / 1000.0)) + 2
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def chorus_inplace(x: np.ndarray, amount: float, sample_rate: float, line: np.ndarray,
                    pad: int) -> None:
     """Chorus on ``x`` (1-D): a sine-swept ~7 ms delay blended with the dry signal.
@@ -205,7 +205,7 @@ def chorus_inplace(x: np.ndarray, amount: float, sample_rate: float, line: np.nd
         lfo_s, lfo_c = lfo_s * cs + lfo_c * sn, lfo_c * cs - lfo_s * sn
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def delay_inplace(x: np.ndarray, amount: float, delay_s: float, sample_rate: float,
                   line: np.ndarray) -> None:
     """Feedback echo on ``x`` (1-D): what the line held ``delay_s`` ago, fed back at 0.35.
@@ -260,14 +260,14 @@ def reverb_lengths(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     return (sr * REVERB_COMB_TUNING) // 44100, (sr * REVERB_ALLPASS_TUNING) // 44100
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _undenormalise(v: np.float32) -> np.float32:
     # JUCE_UNDENORMALISE on x86: adding then subtracting 0.1f, which also rounds the state to
     # the float32 grid around 0.1; reproduced because the output must match bit for bit
     return (v + np.float32(0.1)) - np.float32(0.1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _comb_read(ring: np.ndarray, out: np.ndarray, damped: np.ndarray, one_m: np.float32) -> None:
     """Comb outputs summed into ``out`` (in comb order, as JUCE's) and (1 - damp) times each."""
     for i in range(ring.shape[0]):
@@ -276,14 +276,14 @@ def _comb_read(ring: np.ndarray, out: np.ndarray, damped: np.ndarray, one_m: np.
         damped[i] = y * one_m
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _comb_write(ring: np.ndarray, x: np.ndarray, lp: np.ndarray, gain: np.float32,
                 feedback: np.float32) -> None:
     for i in range(ring.shape[0]):
         ring[i] = _undenormalise(x[i] * gain + lp[i] * feedback)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _allpasses(wet: np.ndarray, ap_len: np.ndarray) -> None:
     """The 4 series all-passes over a whole row, in runs that never wrap a ring: no recursion
     inside a run (the feedback is a whole ring length late), so each run vectorizes."""
@@ -307,7 +307,7 @@ def _allpasses(wet: np.ndarray, ap_len: np.ndarray) -> None:
             p = 0 if p + m == size else p + m
 
 
-@njit(cache=True)  # no fastmath: every float32 operation must round as JUCE's does
+@njit(cache=True, nogil=True)  # no fastmath: every float32 operation must round as JUCE's does
 def _reverb_row(x: np.ndarray, feedback: np.float32, wet1: np.float32, dry: np.float32,
                 comb_len: np.ndarray, ap_len: np.ndarray) -> None:
     """One row through the network. The combs run in blocks no longer than the shortest comb,
@@ -366,7 +366,7 @@ def _reverb_row(x: np.ndarray, feedback: np.float32, wet1: np.float32, dry: np.f
         x[i] = wet[i] * wet1 + x[i] * dry
 
 
-@njit(cache=True)  # no fastmath: every float32 operation must round as JUCE's does
+@njit(cache=True, nogil=True)  # no fastmath: every float32 operation must round as JUCE's does
 def _reverb_rows(audio: np.ndarray, rows: np.ndarray, feedback: np.ndarray, wet1: np.ndarray,
                  dry: np.ndarray, comb_len: np.ndarray, ap_len: np.ndarray) -> None:
     """Many rows through the network side by side: the innermost loops run across rows, so

@@ -86,7 +86,7 @@ def decimator_taps(n_side: int = 48, beta: float = 7.5, cutoff: float = 0.225) -
 DECIMATOR = decimator_taps()
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def decimate2(x: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
     """[B, 2T] at twice the rate -> [B, T] through the symmetric FIR ``h`` (zero phase)."""
     n_rows, n = out.shape
@@ -223,7 +223,7 @@ def sample_natural(rng: np.random.Generator, n: int) -> np.ndarray:
     return spec.quantize(out)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sideband_orders(beta: float) -> float:
     """How many sideband orders of a sine modulated at ``beta`` radians carry energy.
 
@@ -234,7 +234,7 @@ def sideband_orders(beta: float) -> float:
     return beta + 1.7 * beta ** (1.0 / 3.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def feedback_harmonics(fb: float) -> float:
     """How many harmonics of a self-modulated sine (feedback ``fb`` radians) carry energy.
 
@@ -247,7 +247,7 @@ def feedback_harmonics(fb: float) -> float:
     return (1.0 + 2.0 * b ** (1.0 / 3.0)) / (1.0 - b)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _carrier_band(c, freq, beta, fb, s, mod_a):  # noqa: ANN001, ANN202
     """Highest significant frequency of operator ``c``'s output, modulators scaled by ``s``.
 
@@ -277,7 +277,7 @@ def _carrier_band(c, freq, beta, fb, s, mod_a):  # noqa: ANN001, ANN202
     return band[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def index_scales(freq, beta, fb, mod_a, car_a, limit, s):  # noqa: ANN001, ANN202
     """Factors (into ``s``) on the modulation indices (``s[:4]``) and on operator 4's
     feedback (``s[4]``) that keep every carrier's band under ``limit`` Hz.
@@ -319,7 +319,7 @@ def index_scales(freq, beta, fb, mod_a, car_a, limit, s):  # noqa: ANN001, ANN20
                 s[o] *= lo
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _setup_row(p, mod, car, f0, vel, sr, limit, inc, scale, coefs, s):  # noqa: ANN001, ANN202
     """Per-operator increments, output scales and envelope coefficients of one preset."""
     a = int(p[_ALG])
@@ -359,7 +359,7 @@ def _setup_row(p, mod, car, f0, vel, sr, limit, inc, scale, coefs, s):  # noqa: 
     return a
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _render(real, mod, car, sine, f0, vel, held, sr, limit, out):  # noqa: ANN001, ANN202
     # Operators are unrolled into scalars (1..4 as on the panel): numba keeps them in
     # registers, which arrays indexed in the sample loop defeat (5x slower).

@@ -203,7 +203,7 @@ _LSHAPE, _LRATE, _LTGT, _LAMT = (COL[k] for k in ("lfo_shape", "lfo_rate", "lfo_
 _VSENS = COL["velocity_sens"]
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _unison_step(table, wave, phases, ratios, nv, pw, pmul):  # noqa: ANN001, ANN202
     """One sample of an oscillator's unison voices summed; advances their phases in place.
 
@@ -226,7 +226,7 @@ def _unison_step(table, wave, phases, ratios, nv, pw, pmul):  # noqa: ANN001, AN
     return o
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _render(real, tables, seeds, sine, f0, pitch, vel, held, sr, out):  # noqa: ANN001, ANN202
     n_rows, n = out.shape
     cr_n = CONTROL_RATE
