@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-cap-mb", type=float, default=256, metavar="MB",
                    help="renders without a path are kept under this size in the output "
                         "folder; the oldest of the server's renders go first (default 256)")
+    p.add_argument("--match-budget", type=float, default=2.0, metavar="S",
+                   help="seconds a sketch's search refines its answer after the first one "
+                        "(default 2; 0 answers with the first candidate alone)")
     p.add_argument("--queue-size", type=int, default=8,
                    help="audio jobs (sketch, render, load) that may wait; more get 'busy' "
                         "(default 8)")
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                          "or listening port")
     if args.output_cap_mb <= 0:
         raise ValueError("--output-cap-mb must be positive (megabytes of renders to keep)")
+    if not 0 <= args.match_budget <= 60:
+        raise ValueError(f"--match-budget {args.match_budget}: give seconds between 0 and 60")
     if args.queue_size < 1:
         raise ValueError("--queue-size must be at least 1")
     models_dirs = [_folder(d, "--models-dir") for d in args.models_dir]
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                           sketch_dir=sketch_dir,
                           output_cap_bytes=int(args.output_cap_mb * 1024 * 1024),
                           queue_size=args.queue_size, script_checkpoints=not args.eager,
+                          match_budget=args.match_budget,
                           freeze_heap=True)
     server = OSCServer(loader, list_models, config, get_synth=get_synth)
 

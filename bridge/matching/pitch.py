@@ -43,9 +43,17 @@ def estimate_pitch(audio: np.ndarray, sample_rate: int) -> Pitch:
     sr = sample_rate
     if sr >= 16000:
         x, sr = resample_poly(x, 1, 2).astype(np.float32), sr // 2
+    fmax = min(FMAX, sr / 4)
+    if fmax <= 2 * FMIN:
+        return Pitch(-1, 0.0, 0.0)  # too low a rate to tell a voice's pitch
+    hop, res = 1024, 0.2
+    # pyin's pitch-transition window must fit its pitch grid: at long hops or narrow ranges
+    # the default rate (35.92 octaves/s) would not, so it is capped to what fits.
+    n_bins = int(np.floor(12 / res * np.log2(fmax / FMIN))) + 1
+    rate = min(35.92, 0.9 * (n_bins - 1) * res * sr / (12 * hop) / 2)
     f0, voiced, prob = librosa.pyin(
-        x, fmin=FMIN, fmax=min(FMAX, sr / 4), sr=sr, frame_length=1024, hop_length=1024,
-        resolution=0.2,
+        x, fmin=FMIN, fmax=fmax, sr=sr, frame_length=1024, hop_length=hop, resolution=res,
+        max_transition_rate=rate,
     )
     voiced = voiced & np.isfinite(f0)
     share = float(voiced.mean()) if voiced.size else 0.0

@@ -23,6 +23,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bridge import __version__
+from bridge.matching.matcher import MatchCancelled
 from bridge.models.hosted import HostedModel
 from bridge.server import osc_parse
 from bridge.server import render_out as ro
 from bridge.server import validate as v
 from bridge.server.hosting import prepare
+from bridge.server.sketching import UPDATE_INTERVAL_S, SearchTokens, build_matcher
 from bridge.server.slots import SUBSCRIBER_EXPIRY_S, Client, Op, Slot, run_batch
 from bridge.server.worker import (
     MAX_AUDIO_BYTES,
@@ -84,6 +87,8 @@ class ServerConfig:
     client_expiry_s: float = SUBSCRIBER_EXPIRY_S
     max_audio_seconds: float = MAX_AUDIO_SECONDS
     max_audio_bytes: int = MAX_AUDIO_BYTES
+    # Seconds a sketch's search may refine its answer (--match-budget).
+    match_budget: float = 2.0
     # Host training checkpoints through their fast twin (bridge/server/hosting.py).
     script_checkpoints: bool = True
     # Collect garbage and freeze the heap after start-up and after each load (see
@@ -253,6 +258,9 @@ class OSCServer:
         self._threads: list[threading.Thread] = []
         self._badlog = _RateLimitedLog()
         self._render_count = 0
+        self._searches = SearchTokens()
+        # Matchers by hosted model (weakly: a model dropped from every slot goes with its own).
+        self._matchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._writer = ro.RenderWriter()
         self._seen: dict[Client, float] = {}  # client -> last valid request or hello
         self._next_sweep = 0.0
@@ -635,21 +643,25 @@ class OSCServer:
         i = v.integer(args[0], "macro index", 0, max(len(model.macro_names) - 1, 0))
         if not model.macro_names:
             raise v.bad_args("this slot's model has no macros")
+        self._stop_search(slot)
         self._enqueue(slot, Op("macro", {i: v.unit(args[1], "macro value")}, [client]))
 
     def _macros(self, slot: Slot, args: list, client: Client) -> None:
         model = self._need_model(slot)
         vals = v.vector(args, len(model.macro_names), "macros", 0.0, 1.0)
+        self._stop_search(slot)
         self._enqueue(slot, Op("macros", vals, [client]))
 
     def _latent(self, slot: Slot, args: list, client: Client) -> None:
         model = self._need_model(slot)
         vals = v.vector(args, int(model.latent_dim), "latent")
+        self._stop_search(slot)
         self._enqueue(slot, Op("latent", vals, [client]))
 
     def _preset(self, slot: Slot, args: list, client: Client) -> None:
         model = self._need_model(slot)
         vals = v.vector(args, len(model.param_names), "preset", 0.0, 1.0)
+        self._stop_search(slot)
         self._enqueue(slot, Op("preset", vals, [client]))
 
     def _anchor(self, slot: Slot, args: list, client: Client) -> None:
@@ -662,6 +674,7 @@ class OSCServer:
         v.count(args, 1, 1, "morph")
         t = v.unit(args[0], "morph position")
         self._need_model(slot)
+        self._stop_search(slot)
         self._enqueue(slot, Op("morph", t, [client]))
 
     def _explore(self, slot: Slot, args: list, client: Client) -> None:
@@ -672,6 +685,7 @@ class OSCServer:
                              f"units, got {radius:g}")
         seed = v.integer(args[1], "explore seed", 0, 2**31 - 1) if len(args) == 2 else None
         self._need_model(slot)
+        self._stop_search(slot)
         self._enqueue(slot, Op("explore", (radius, seed), [client]))
 
     def _render(self, slot: Slot, args: list, client: Client) -> None:
@@ -708,13 +722,45 @@ class OSCServer:
         path = v.inside(v.text(args[0], "audio path"), self._audio_dirs(), "audio file")
         model = self._need_model(slot)
         cfg = self.config
+        gen, cancel = self._searches.begin(slot.number)
+
+        def publish(learned: np.ndarray, final: bool) -> None:
+            z = np.asarray(model.latent_from_params(learned[None]), dtype=np.float32)[0]
+            with self._searches.lock:  # a dial moved meanwhile: its state stands
+                if not self._searches.current(slot.number, gen):
+                    raise MatchCancelled()
+                self._enqueue(slot, Op("sketch_result", (z, model, final), [client]))
 
         def job() -> None:
+            if not self._searches.current(slot.number, gen):
+                return  # cancelled while queued (its canceller said busy 0 if it should)
             try:
                 audio = load_audio(path, int(model.sample_rate), cfg.max_audio_seconds,
                                    cfg.max_audio_bytes)
-                z = np.asarray(model.latent_from_audio(audio[None]), dtype=np.float32)[0]
-                self._enqueue(slot, Op("sketch_result", (z, model), [client]))
+                matcher = self._matcher(model)
+                if matcher is None:  # an exported bundle: its own inference answers
+                    from bridge.matching.pitch import estimate_pitch
+
+                    self._send_note(slot, estimate_pitch(audio, int(model.sample_rate)))
+                    z = np.asarray(model.latent_from_audio(audio[None]), dtype=np.float32)[0]
+                    with self._searches.lock:
+                        if self._searches.current(slot.number, gen):
+                            self._enqueue(slot, Op("sketch_result", (z, model, True), [client]))
+                    return
+                last = [-1.0]
+
+                def improved(m) -> None:
+                    now = time.monotonic()
+                    if last[0] < 0 or now - last[0] >= UPDATE_INTERVAL_S:
+                        last[0] = now
+                        publish(m.learned, False)
+
+                best = matcher.match(audio, cfg.match_budget, cancel=cancel,
+                                     on_pitch=lambda p: self._send_note(slot, p),
+                                     on_improve=improved)
+                publish(best.learned, True)
+            except MatchCancelled:
+                return
             except v.RequestError as e:
                 self.send_error(client, slot.number, e.code, e.message)
                 self.send_slot(slot, "busy", [0])
@@ -722,17 +768,36 @@ class OSCServer:
                 log.exception("sketch failed")
                 self.send_error(client, slot.number, "internal", f"sketch failed: {e}"[:300])
                 self.send_slot(slot, "busy", [0])
+            finally:
+                self._searches.finished(slot.number, gen)
 
         self.send_slot(slot, "busy", [1])
         try:
             self.work.submit(job)
         except v.RequestError:
+            self._searches.cancel(slot.number)
             self.send_slot(slot, "busy", [0])
             raise
+
+    def _send_note(self, slot: Slot, pitch) -> None:
+        self.send_slot(slot, "sketch_note",
+                       [int(pitch.midi), float(pitch.hz), float(round(pitch.confidence, 4))])
+
+    def _matcher(self, model: HostedModel):
+        """The slot model's matcher, built on the worker the first time it is needed."""
+        if model not in self._matchers:
+            self._matchers[model] = build_matcher(model, self._synth)
+        return self._matchers[model]
+
+    def _stop_search(self, slot: Slot) -> None:
+        """A dial move or a load ends the slot's sketch search: the user took over."""
+        if self._searches.cancel(slot.number):
+            self.send_slot(slot, "busy", [0])
 
     def _load(self, slot: Slot, args: list, client: Client) -> None:
         v.count(args, 1, 1, "load")
         target = self._model_target(v.text(args[0], "model name"))
+        self._stop_search(slot)
 
         def job() -> None:
             try:

@@ -282,7 +282,7 @@ def _apply(w: _Work, op: Op, rng: np.random.Generator, events: list) -> None:
         step /= max(float(np.linalg.norm(step)), 1e-12)
         w.set_z(w.z + radius * step)
     elif kind == "sketch_result":
-        z, sketch_model = op.value
+        z, sketch_model, _final = op.value
         if sketch_model is not model:
             raise RequestError("busy", "the slot's model changed while the sketch ran; try again")
         _check_len(z, int(model.latent_dim), "sketch latent")
@@ -355,7 +355,7 @@ def apply_batch(state: SlotState, ops: list[Op],
                 # error, not a later one's.
                 w.get_params()
             wants = _union(wants, op.wants or REPLIES.get(op.kind, ()))
-            if op.kind == "sketch_result":
+            if op.kind == "sketch_result" and op.value[2]:  # the search's last answer
                 after.append(("reply", "busy", [0]))
         except RequestError as e:
             w = saved
