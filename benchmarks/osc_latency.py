@@ -6,13 +6,14 @@ queue growth over a long run at 1000/s. Prints JSON and writes benchmarks/result
     .venv/bin/python benchmarks/osc_latency.py --quick    # a short run
     .venv/bin/python benchmarks/osc_latency.py --model subtractive   # the real model
 
-How replies are matched: macro 0 cycles through 64 distinct dial values, and the params each
-value produces are learnt first, so every reply names the request it answers even when the
-server skips intermediate states under a burst. Request i always carries value i % 64, and a
-reply answers the latest request with its value sent before it arrived, searched among all
-the requests of a run. (Matching within a slice of the soak, counting values from the slice's
-start, paired the last tenth's replies with the wrong requests: that was the "latency climb"
-of earlier results, and late replies pinned on the first tenth made its 700 ms maximum.)
+How replies are matched: macro 0 cycles through K = 1024 distinct dial values, and the params
+each value produces are learnt first. Request i carries value i % K. The server answers
+requests in the order it reads them and loopback keeps the order of datagrams, so each
+params reply answers a request after the one the previous reply answered, sent before the
+reply arrived, and carrying the reply's value: one request, unless more than K were sent in
+that span (over a second at 1000/s). Such a reply is counted as ambiguous, never guessed.
+(Matching each reply to the latest request of its value, with 64 values, hid any latency over
+64 ms at 1000/s; matching within a slice of the soak paired replies with the wrong requests.)
 
 How time is taken: a request's time is read just before it is sent; a reply's time is the
 kernel's arrival stamp on the client's socket (SO_TIMESTAMPNS on Linux), both on the wall
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import machine_info, write_result  # noqa: E402
 from bridge.server.osc_server import encode  # noqa: E402
 
-K = 64
+K = 1024
 GOALS = {"p50_ms_at_100": 1.0, "p99_ms_at_100": 3.0, "sketch_ms": 100.0}
 # Linux's socket option for nanosecond arrival stamps (not exported by Python's socket module).
 SO_TIMESTAMPNS = 35
@@ -148,15 +149,21 @@ PARAMS = b"/flowsynth/1/params\x00"
 
 
 def calibrate(c: Client) -> dict[bytes, int]:
-    """Which params reply each of the K dial values produces."""
-    table = {}
+    """Which params reply each of the K dial values produces. A reply two values share
+    names neither: requests with those values are never matched (counted, not guessed)."""
+    table: dict[bytes, int] = {}
+    shared: set[bytes] = set()
     for k in range(K):
         c.take()
         c.send("/flowsynth/1/macro", 0, (k + 0.5) / K)
         _, data = c.wait_for(PARAMS)
+        if data in table:
+            shared.add(data)
         table[data] = k
-    if len(table) != K:
-        raise RuntimeError("the model maps different dial values to the same preset; "
+    for data in shared:
+        del table[data]
+    if len(table) < K // 2:
+        raise RuntimeError(f"the model maps most of {K} dial values to shared presets; "
                            "pick another macro")
     return table
 
@@ -175,25 +182,37 @@ def run_rate(c: Client, table: dict[bytes, int], rate: float, n: int,
     return match(sends, c.take(), table, rate)
 
 
-def match(sends: np.ndarray, replies, table, rate, lo: int = 0, hi: int | None = None) -> dict:
-    """Latencies of the requests sends[lo:hi]. Request i set dial value i % K; a reply answers
-    the latest request with its value sent before it arrived, found among all the requests
-    (a window's own requests alone would pin a later reply on an early request)."""
+def match(sends: np.ndarray, replies, table, rate, lo: int = 0, hi: int | None = None,
+          k_values: int = K) -> dict:
+    """Latencies of the requests sends[lo:hi] (all of a run's requests, in order; replies in
+    arrival order). Request i set dial value i % k_values. Reply r answers the one request
+    after reply r-1's, sent before r arrived, with r's value; when more than one fits, the
+    reply is ambiguous and left out (its earliest fit bounds the next reply's)."""
     hi = len(sends) if hi is None else hi
     answered: dict[int, float] = {}
+    prev = -1
+    ambiguous = unmatched = 0
     for t, data in replies:
         k = table.get(data)
         if k is None:
             continue
-        p = int(np.searchsorted(sends[k::K], t, side="right")) - 1
-        j = k + p * K
-        if p >= 0 and lo <= j < hi and j not in answered:
+        last = int(np.searchsorted(sends, t, side="right")) - 1  # sent before it arrived
+        j = prev + 1 + (k - (prev + 1)) % k_values  # the first request after prev with value k
+        if j > last:
+            unmatched += 1  # no request fits: a reply out of order, or a stale duplicate
+            continue
+        prev = j
+        if j + k_values <= last:
+            ambiguous += 1
+            continue
+        if lo <= j < hi:
             answered[j] = t - sends[j]
     lat = list(answered.values())
     lat_ms = np.array(lat) * 1000
     n = hi - lo
     out = {"rate_per_s": rate, "sent": n, "answered": len(lat),
            "skipped_intermediate": n - len(lat),
+           "ambiguous_replies": ambiguous, "unmatched_replies": unmatched,
            "last_answered": (hi - 1) in answered}
     if lat_ms.size:
         out.update(p50_ms=round(float(np.percentile(lat_ms, 50)), 3),
@@ -272,8 +291,12 @@ def main() -> int:
                         "the goals are for one core)")
     p.add_argument("--eager", action="store_true",
                    help="serve a checkpoint through the eager model (serve --eager), to compare")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "osc_latency.json"))
+    p.add_argument("--out", help="result JSON (default benchmarks/results/osc_latency.json; "
+                                 "a --quick run writes to the temp folder unless given one)")
     args = p.parse_args()
+    if args.out is None:  # a smoke run must not replace the committed result
+        args.out = os.path.join(tempfile.gettempdir(), "osc_latency-quick.json") if args.quick \
+            else str(ROOT / "benchmarks" / "results" / "osc_latency.json")
     n = 400 if args.quick else max(args.messages, 2000)
     soak = 10.0 if args.quick else args.soak_seconds
     args.server_cpu, client_cpus = placement(args.server_cpu)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from pythonosc.osc_message import OscMessage
 
-from bridge.server import OSCServer, ServerConfig, encode
-from bridge.server import osc_parse
+from bridge.server import OSCServer, ServerConfig, encode, osc_parse
 from bridge.server.osc_server import _parse_numbers
 from tests.server_model import get_synth, list_models, make_model
 

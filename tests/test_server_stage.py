@@ -18,10 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge.server import OSCServer, ServerConfig, encode
-from bridge.server import osc_parse
+from bridge.server import OSCServer, ServerConfig, encode, osc_parse
 from bridge.server import validate as v
-from bridge.synth.spec import ParamSpec
 from tests.server_model import AffineModel, SineSynth, get_synth, list_models, make_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,8 +176,8 @@ def test_render_completes_a_learned_subset_with_the_trained_values(served):
     target = tmp / "sub.wav"
     c.send("/flowsynth/1/render", str(target))
     assert c.until("/flowsynth/1/rendered", timeout=10) == [str(target)]
-    from bridge.synth.base import Note
     from bridge.server.osc_server import RENDER_NOTE
+    from bridge.synth.base import Note
 
     full = np.array([0.6, 0.2, 0.9, 0.4, *learned], np.float32)
     want = CheckedSine(16).render(full[None], Note(*RENDER_NOTE), 16000)[0]
@@ -295,6 +293,7 @@ def _macro_packets() -> dict[str, bytes]:
         "rgba": head + _osc(b",ir") + struct.pack(">iI", 0, 0x3F666666),
         "midi": head + _osc(b",im") + struct.pack(">iI", 0, 0x3F666666),
         "unknown tag": head + _osc(b",iq") + struct.pack(">if", 0, 0.9),
+        "float missing, unknown tag after": head + _osc(b",ifx") + struct.pack(">i", 0),
         "unterminated tags": head + b",if",
         "bad padding": b"/flowsynth/1/macro\x00\x07" + good[20:],
         "valid then truncated, in a bundle": _bundle(good, good[:-4]),
@@ -512,7 +511,7 @@ def test_explore_radius_is_bounded(served):
     start, client, _ = served
     server = start()
     c = client(server, slot=1)
-    for r in (1e38, v.MAX_EXPLORE_RADIUS * 1.01, -0.1):
+    for r in (1e38, 16.5, -0.1):
         c.send("/flowsynth/1/explore", r, 1)
         err = c.until("/flowsynth/error")
         assert err[:2] == [1, "bad_args"] and "explore radius" in err[2]
