@@ -221,6 +221,10 @@ def export_bundle(
     if name == Path(MODEL_FILE).stem:
         raise ValueError(f"bundle name {name!r} clashes with {MODEL_FILE}; pick another --name")
     _check_destination(out)
+    if nn_tilde:
+        from bridge.exporting.nn_tilde import check_ratio
+
+        check_ratio(nn_ratio)  # before any work: a wrong ratio would waste the export
 
     meta = bundle_metadata(model, name)
     scripted = _roundtrip(script_model(model, meta))

@@ -214,10 +214,11 @@ def test_nn_tilde_file_keeps_the_contract(tiny_bundle, tiny_model):
     m = torch.jit.load(str(tiny_bundle.files["nn_tilde"]))
     buffers = dict(m.named_buffers())
     methods = m.get_methods()
-    assert methods == ["decode", "decode_latent"] and m.get_attributes() == []
+    assert methods == ["decode", "decode_latent", "forward"] and m.get_attributes() == []
     d, n = tiny_model.latent_dim, len(tiny_model.learn_spec)
     k = len(tiny_model.macros.dims)
-    expected = {"decode": [k, 64, n, 64], "decode_latent": [d, 64, n, 64]}
+    expected = {"decode": [k, 64, n, 64], "decode_latent": [d, 64, n, 64],
+                "forward": [k, 64, n, 64]}
     for name in methods:
         params = buffers[f"{name}_params"]
         assert params.dtype in (torch.int32, torch.int64) and params.tolist() == expected[name]
@@ -237,6 +238,32 @@ def test_nn_tilde_file_keeps_the_contract(tiny_bundle, tiny_model):
     want = host.params_from_latent(host.latent_from_macros(points, origin))
     np.testing.assert_array_equal(y.permute(0, 2, 1).reshape(-1, n).numpy(), want)
     assert m.decode_output_labels[0].endswith(tiny_model.learn_spec.names[0])
+    # `[nn~ NAME]` with no method calls forward: decode under nn~'s default name.
+    assert torch.equal(m.forward(dials), y) and m.forward_output_labels == m.decode_output_labels
+
+
+@pytest.mark.parametrize("ratio", [0, 3, 100, 250, 384])
+def test_nn_tilde_ratio_must_be_a_power_of_two(tiny_model, tmp_path, ratio):
+    """nn~ rounds its buffer up to a power of two: any other ratio fails on every call."""
+    with pytest.raises(ValueError, match="power of two"):
+        export_bundle(tiny_model, tmp_path / "b", nn_tilde=True, nn_ratio=ratio, check=False)
+    assert not (tmp_path / "b").exists()
+
+
+def test_readme_nn_tilde_command_names_the_file_the_export_writes():
+    """The README's nn~ object names the file its own export command writes (NAME.ts, NAME
+    being --name or the --out folder's name), and export/README.md says what nn~ plays before
+    its first frame and how to hold a synth until then."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    out = re.search(r"flowsynth export [^\n]*--out (\S+) --nn-tilde", readme).group(1)
+    name = Path(out).name
+    assert f"nn~ {name}" in readme and "nn~ flowsynth.ts" not in readme
+    notes = (root / "export" / "README.md").read_text()
+    assert "first buffer" in notes and "hold" in notes.lower()
 
 
 def test_export_command_and_refusals(tiny_model, tmp_path, capsys):

@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nn-tilde", action="store_true",
                    help="also write NAME.ts following nn~'s contract (`nn~ NAME decode`)")
     p.add_argument("--nn-ratio", type=int, default=256, metavar="SAMPLES",
-                   help="nn~ control ratio: one model call per this many samples (default 256)")
+                   help="nn~ control ratio: one model call per this many samples, a power of "
+                        "two (default 256)")
     p.add_argument("--no-check", action="store_true",
                    help="skip comparing the scripted model with the eager one (not advised)")
 
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
               f"over {len(result.checks)} method/input cases at batch sizes 1, 7, 64")
     print(f"serve it: flowsynth serve --model {result.folder}")
     if args.nn_tilde:
-        print(f"in Max: [nn~ {result.files['nn_tilde'].stem} decode] (file on Max's search path)")
+        print(f"in Max: [nn~ {result.files['nn_tilde'].stem} decode] (file on Max's search path; "
+              f"--name sets the name); every outlet is 0 for nn~'s first buffer")
     return 0
 
 
