@@ -68,10 +68,11 @@ class FlowSynth(nn.Module):
         )
         self.to_mu = nn.Linear(cfg.hidden, d)
         self.to_logvar = nn.Linear(cfg.hidden, d)
-        self.posterior = build_flow(cfg.posterior_flow, d, cfg.posterior_layers, max(64, 2 * d))
+        flow_hidden = cfg.posterior_hidden or max(64, 2 * d)
+        self.posterior = build_flow(cfg.posterior_flow, d, cfg.posterior_layers, flow_hidden)
         self.n_tags = len(cfg.tag_pairs)
         self.disentangle = (
-            realnvp(d, cfg.disentangle_layers, max(64, 2 * d)) if self.n_tags else None
+            realnvp(d, cfg.disentangle_layers, flow_hidden) if self.n_tags else None
         )
         self.decoder = SpectrogramDecoder(
             n_notes, n_mels, n_frames, cfg.channels, cfg.kernel, d, cfg.hidden
