@@ -56,6 +56,10 @@ VOICE_NAMES = tuple(n for n, _ in VOICE_FIELDS)
 VOICE_MAX = np.array([m for _, m in VOICE_FIELDS], dtype=np.int64)
 
 
+# The DX7's display differs from ASCII at three codes (as Dexed shows them): yen, arrows.
+_DX7_CHARS = {92: "Y", 126: ">", 127: "<"}
+
+
 class CartridgeError(ValueError):
     """A .syx file is not a DX7 32-voice cartridge; the message names the file and why."""
 
@@ -90,7 +94,7 @@ def unpack_voice(packed: bytes) -> tuple[list[int], str]:
     out += b[112:116]  # LFO speed, delay, PM depth, AM depth
     out += [b[116] & 1, (b[116] >> 1) & 7, (b[116] >> 4) & 7, b[117]]
     values = [min(v, int(m)) for v, m in zip(out, VOICE_MAX, strict=True)]
-    name = bytes(c if 32 <= c < 127 else 32 for c in b[118:128]).decode("ascii")
+    name = "".join(_DX7_CHARS.get(c, chr(c) if 32 <= c < 127 else " ") for c in b[118:128])
     return values, name
 
 
