@@ -631,6 +631,6 @@ def test_server_answers_while_a_worker_renders_and_floods_arrive(served):
     # The errors (the client's own buffer drops some: that is the kernel's), and maybe the
     # render's answer already.
     got = [a for a, _, _ in c.drain(0.5)]
-    assert c.ping("after-flood", timeout=3)
     if "/flowsynth/1/rendered" not in got:
         assert c.until("/flowsynth/1/rendered", timeout=5)
+    assert c.ping("after-flood", timeout=3)
