@@ -10,7 +10,7 @@ import sys
 
 # name -> one-line help; the module bridge.commands.<name> implements it.
 COMMANDS: dict[str, str] = {
-    "synths": "list the built-in synths and their parameters",
+    "synths": "list the built-in synths, Dexed when found, and their parameters",
     "listen": "render one preset to a WAV file to hear it",
     "render": "render a dataset of (preset, spectrogram) pairs",
     "train": "train a model on a rendered dataset",

@@ -249,6 +249,7 @@ def test_sample_and_hold_voices_differ_within_a_bound(synth) -> None:
 
 
 @needs_dexed
+@pytest.mark.slow
 def test_dataset_is_the_same_with_one_or_two_workers(tmp_path: Path) -> None:
     from bridge.data.dataset import read_shard
     from bridge.data.render import RenderSettings, parse_notes, render_dataset

@@ -16,6 +16,8 @@ PRESET_KINDS = ("random", "natural", "default")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", default="subtractive")
     p.add_argument("--synth-config", default=None, metavar="TOML", help="for vst3: synths")
+    p.add_argument("--plugin", default=None, metavar="PATH",
+                   help="the Dexed.vst3 for dexed (default: $FLOWSYNTH_DEXED, standard folders)")
     p.add_argument(
         "--preset",
         default="random",
@@ -106,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--set {item!r}: write NAME=VALUE, e.g. --set cutoff=800")
         overrides[name.strip()] = _parse_value(value.strip())
 
+    if args.plugin is not None:
+        from bridge.synth.dexed import use_plugin
+
+        use_plugin(args.plugin)
     synth = get_synth(args.synth, args.synth_config)
     spec = synth.spec
     preset = spec.from_values(overrides, base=_base_preset(synth, args.preset, args.seed))

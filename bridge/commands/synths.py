@@ -1,4 +1,4 @@
-"""`flowsynth synths`: the built-in synths and their parameters, as a table or JSON."""
+"""`flowsynth synths`: the built-in synths, Dexed when it is found, and their parameters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="show only this synth (a built-in name or vst3:/path/Plugin.vst3)",
     )
     p.add_argument("--synth-config", default=None, metavar="TOML", help="for vst3: synths")
+    p.add_argument("--plugin", default=None, metavar="PATH",
+                   help="the Dexed.vst3 for dexed (default: $FLOWSYNTH_DEXED, standard folders)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -51,13 +53,22 @@ def format_table(spec: ParamSpec) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.synth.registry import BUILTIN_SYNTHS, get_synth
+    from bridge.synth.dexed import DexedNotFound, use_plugin
+    from bridge.synth.registry import BUILTIN_SYNTHS, PLUGIN_SYNTHS, get_synth
 
-    names = [args.synth] if args.synth else list(BUILTIN_SYNTHS)
+    use_plugin(args.plugin)
+    names = [args.synth] if args.synth else [*BUILTIN_SYNTHS, *PLUGIN_SYNTHS]
     found: dict[str, dict] = {}
+    synth_paths: dict[str, str] = {}
     for name in names:
         try:
             synth = get_synth(name, args.synth_config)
+        except DexedNotFound as e:
+            if args.synth:
+                raise
+            # Listing everything: say where to point, and go on with the others.
+            print(f"flowsynth synths: dexed: not found. {e}", file=sys.stderr)
+            continue
         except ImportError as e:
             # A built-in whose module is missing or broken should not hide the others.
             if args.synth:
@@ -65,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"flowsynth synths: {name}: unavailable ({e})", file=sys.stderr)
             continue
         found[name] = synth.describe()
+        if hasattr(synth, "path"):
+            synth_paths[name] = str(synth.path)
     if args.json:
         print(json.dumps(found[args.synth] if args.synth else found, indent=1))
         return 0
@@ -72,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         spec = ParamSpec.from_dict(desc["spec"])
         if i:
             print()
-        print(f"{name}: {len(spec)} parameters")
+        where = f" (plugin {synth_paths[name]})" if name in synth_paths else ""
+        print(f"{name}: {len(spec)} parameters{where}")
         print(format_table(spec))
     return 0

@@ -111,9 +111,14 @@ def default_cartridges(plugin: Path | None = None) -> Path:
         beside = plugin.parent / "cartridges"
         if beside.is_dir():
             return beside
-    unpacked = _private_data_home() / "DigitalSuburban" / "Dexed" / "Cartridges"
-    if unpacked.is_dir():
-        return unpacked
+    # Where Dexed unpacks its built-in cartridges on first load (Linux: our private folder).
+    home = Path.home()
+    data_dirs = [_private_data_home(), home / "Library" / "Application Support",
+                 Path(os.environ.get("APPDATA", home / "AppData" / "Roaming"))]
+    for d in data_dirs:
+        unpacked = d / "DigitalSuburban" / "Dexed" / "Cartridges"
+        if unpacked.is_dir():
+            return unpacked
     raise DexedNotFound(
         "no DX7 cartridges found beside the plugin or in Dexed's unpacked data; "
         "give a folder of .syx cartridges with --presets-from DIR"

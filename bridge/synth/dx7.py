@@ -130,11 +130,11 @@ def read_cartridge(path: str | Path) -> list[Voice]:
 
 
 def read_cartridges(folder: str | Path) -> list[Voice]:
-    """Every voice of every ``.syx`` file in ``folder`` (sorted by file name)."""
+    """Every voice of every ``.syx`` file in ``folder`` and its subfolders, sorted by path."""
     d = Path(folder)
     if not d.is_dir():
         raise CartridgeError(f"--presets-from {d}: no such folder of .syx cartridges")
-    files = sorted(f for f in d.iterdir() if f.suffix.lower() == ".syx" and f.is_file())
+    files = sorted(f for f in d.rglob("*") if f.suffix.lower() == ".syx" and f.is_file())
     if not files:
         raise CartridgeError(f"--presets-from {d}: the folder holds no .syx cartridge")
     return [v for f in files for v in read_cartridge(f)]
