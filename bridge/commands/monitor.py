@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import time
 
 from bridge.commands.send import (
     add_connection_arguments,
@@ -14,6 +15,8 @@ from bridge.commands.send import (
     stamp,
 )
 from bridge.server.osc_server import encode
+
+HELLO_EVERY_S = 10.0  # as the devices do
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,11 +37,15 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    try:
+    def hello() -> None:
         sock.sendto(encode("/flowsynth/hello", [port, "flowsynth-monitor"]), server)
         for s in args.slot:
             # /flowsynth/S/hello registers like hello and subscribes this client to slot S.
             sock.sendto(encode(f"/flowsynth/{s}/hello", [port, "flowsynth-monitor"]), server)
+
+    try:
+        hello()
+        said = time.monotonic()
         print(f"{stamp()} listening on port {port} for replies from {args.host}:{args.port} "
               "(Ctrl-C stops)", flush=True)
         sock.settimeout(0.25)
@@ -46,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if ends:
             ends.start()
         while not stop.is_set():
+            if time.monotonic() - said >= HELLO_EVERY_S:
+                hello()  # the server forgets a client silent for 30 s
+                said = time.monotonic()
             try:
                 data, _ = sock.recvfrom(65536)
             except (TimeoutError, ConnectionRefusedError):
