@@ -1,11 +1,16 @@
-"""Render speed of the built-in synths on one core, as a multiple of real time.
+"""Render speed of the built-in synths (and Dexed) on one core, as a multiple of real time.
 
 Run: ``.venv/bin/python benchmarks/render_speed.py [--reps 7] [--batch 32]``. Prints JSON and
-writes benchmarks/results/render_speed.json. Each case renders a batch of 4 s notes (the
-papers' note: pitch 60, velocity 100, held 3 s) at 22.05 kHz; each case reports the best and
-the median of ``--reps`` repetitions, after a warm-up render that also pays numba's compile
-time. Threads are pinned to 1 and the process to one CPU; the load average is recorded, since
-the machine may be shared.
+writes benchmarks/results/render_speed.json. ``--synths dexed`` times the real Dexed plugin
+(found as ``flowsynth synths`` finds it) and writes benchmarks/results/render_speed_dexed.json
+unless ``--out`` says otherwise, so that the built-in synths' result is never overwritten by
+it: flowsynth's path (the plugin reset before every preset, what datasets use), the same with
+a fresh instance per 250-preset shard counted in, and pedalboard's ``reset=False`` for
+comparison (faster, but state leaks from preset to preset: bridge/synth/dexed.py).
+Each case renders a batch of 4 s notes (the papers' note: pitch 60, velocity 100, held 3 s)
+at 22.05 kHz; each case reports the best and the median of ``--reps`` repetitions, after a
+warm-up render that also pays numba's compile time. Threads are pinned to 1 and the process
+to one CPU; the load average is recorded, since the machine may be shared.
 
 Goal: ``subtractive`` at 700x real time or more with effects on, judged on the median of the
 all-effects case and of uniform presets (``flowsynth render``'s default sampling, where every
@@ -39,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "render_speed.json"
+RESULTS_DEXED = Path(__file__).parent / "results" / "render_speed_dexed.json"
+SHARD = 250  # presets per shard in the shipped Dexed dataset (one plugin load each)
 SAMPLE_RATE = 22050
 GOAL_X_REALTIME = 700
 GOAL_CASES = ("subtractive/natural+all_effects", "subtractive/uniform")
@@ -72,13 +79,49 @@ def case(name: str, synth, presets: np.ndarray, reps: int) -> dict:  # noqa: ANN
     }
 
 
+def dexed_cases(synth, batch: int, reps: int, seed: int) -> list[dict]:  # noqa: ANN001
+    natural = synth.sample_natural(np.random.default_rng(seed), batch)
+    out = [case("dexed/natural", synth, natural, reps)]
+    t = time.perf_counter()
+    for _ in range(3):
+        synth.restart()  # a fresh instance, as each dataset shard gets
+        synth.render(natural[:1], PAPER_NOTE, SAMPLE_RATE)
+    load_s = (time.perf_counter() - t) / 3 - out[0]["median_s"] / batch
+    per_note = out[0]["median_s"] / batch + load_s / SHARD
+    out.append({"case": f"dexed/natural+load_per_{SHARD}", "plugin_load_s": round(load_s, 3),
+                "ms_per_note": round(1000 * per_note, 3),
+                "x_realtime_median": round(PAPER_NOTE.duration / per_note, 1)})
+    midi = [(bytes([0x90, PAPER_NOTE.pitch, PAPER_NOTE.velocity]), 0.0),
+            (bytes([0x80, PAPER_NOTE.pitch, 0]), PAPER_NOTE.held)]
+
+    class NoReset:  # pedalboard's reset=False: for comparison only, state leaks
+        def render(self, presets, note, sr):  # noqa: ANN001, ANN202
+            for p in presets:
+                synth.set_preset(p)
+                synth.plugin(midi, duration=note.duration, sample_rate=float(sr),
+                             num_channels=2, buffer_size=512, reset=False)
+
+    out.append(case("dexed/natural_reset_false", NoReset(), natural, reps))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7, help="repetitions per case")
     ap.add_argument("--batch", type=int, default=32, help="presets rendered per call")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="result file (default: results/render_speed.json, or "
+                    "results/render_speed_dexed.json when --synths names dexed)")
+    ap.add_argument("--synths", default="subtractive,fm",
+                    help="comma-separated: subtractive, fm, dexed (default subtractive,fm)")
     args = ap.parse_args(argv)
+    names = [n.strip() for n in args.synths.split(",") if n.strip()]
+    unknown = sorted(set(names) - {"subtractive", "fm", "dexed"})
+    if unknown or not names:
+        ap.error(f"--synths: unknown {unknown}; choose from subtractive, fm, dexed")
+    if args.out is None:
+        args.out = RESULTS_DEXED if "dexed" in names else RESULTS
 
     numba.set_num_threads(1)
     torch.set_num_threads(1)
@@ -87,8 +130,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     cases = []
-    for name in ("subtractive", "fm"):
+    for name in names:
         synth = get_synth(name)
+        if name == "dexed":
+            cases += dexed_cases(synth, args.batch, args.reps, args.seed)
+            continue
         spec = synth.spec
         rng = np.random.default_rng(args.seed)
         natural = synth.sample_natural(rng, args.batch)
@@ -144,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
             "load_average_before": load_before,
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "goal": goal,
+        "goal": goal if "subtractive" in names else None,
         "cases": cases,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
