@@ -203,23 +203,29 @@ class Matcher:
             if cancel is not None and cancel.is_set():
                 raise MatchCancelled()
 
-        # 2. candidates; the index's nearest sound answers first.
+        # 2. candidates; the index's nearest sound answers first (the model's come next: its
+        # encoder and posterior draws cost more than the lookup).
+        def first_answer(learned: np.ndarray, src: str) -> Match:
+            m = Match(learned, self.model.full_presets(learned[None])[0], float("nan"),
+                      float("nan"), float("nan"), src, 0, time.perf_counter() - t0, pitch,
+                      note, history)
+            history.append((round(m.elapsed, 4), float("nan"), src))
+            if on_improve:
+                on_improve(m)
+            return m
+
         cands, sources = [], []
         if self.index is not None:
             nn, _ = self.index.nearest(mels, self.neighbours)
-            cands.append(self.index.presets[nn[0]])
+            cands.append(self.snap(self.index.presets[nn[0]]))
             sources += ["index"] * nn.shape[1]
-        mc = self.model_candidates(mels, rng)
+            best = first_answer(cands[0][0], "index")
+        mc = self.snap(self.model_candidates(mels, rng))
         cands.append(mc)
         sources += ["model"] + ["posterior"] * (len(mc) - 1)
-        cands_a = self.snap(np.concatenate(cands))
-        first = 0
-        best = Match(cands_a[first], self.model.full_presets(cands_a[first : first + 1])[0],
-                     float("nan"), float("nan"), float("nan"), sources[first], 0,
-                     time.perf_counter() - t0, pitch, note, history)
-        history.append((round(best.elapsed, 4), float("nan"), sources[first]))
-        if on_improve:
-            on_improve(best)
+        cands_a = np.concatenate(cands)
+        if best is None:
+            best = first_answer(mc[0], "model")
         if not refine or self.synth is None or time.perf_counter() >= deadline:
             return best
         best.distance = float("inf")
