@@ -35,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default 9124)")
     p.add_argument("--model", metavar="NAME_OR_PATH",
                    help="model for slot 1 (default: the shipped model)")
+    p.add_argument("--plugin", metavar="PATH", default=None,
+                   help="the Dexed.vst3 that renders for the dexed model (default: "
+                        "$FLOWSYNTH_DEXED, then the standard VST3 folders); without it the "
+                        "model still serves dials, presets and morphs")
     p.add_argument("--models-dir", action="append", default=[], metavar="DIR",
                    help="folder of models that /flowsynth/S/load may open (repeatable); model "
                         "paths outside these folders are refused")
@@ -82,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     # serve thread may answer a dial; the default 5 ms would be the control path's floor.
     sys.setswitchinterval(0.0005)
 
+    if args.plugin is not None:
+        from bridge.synth.dexed import use_plugin
+
+        use_plugin(args.plugin)
     for name, value in (("--port", args.port), ("--reply-port", args.reply_port)):
         if not 0 <= value <= 65535 or (name == "--reply-port" and value == 0):
             raise ValueError(f"{name} {value} is not a UDP port; use 1..65535")
