@@ -380,7 +380,8 @@ class OSCServer:
         if not recent or client in self.clients:
             return False
         cutoff = time.monotonic() - ECHO_WINDOW_S
-        return any(t >= cutoff and p == data for t, p in recent)
+        # tuple(): a copy in one step, as the worker may append meanwhile.
+        return any(t >= cutoff and p == data for t, p in tuple(recent))
 
     def _direct(self, packet: bytes, dest: tuple[str, int], error: bool) -> None:
         """A reply to a request's sender, within the current datagram's budget."""
@@ -432,7 +433,10 @@ class OSCServer:
                 read = self._read(sock, 1 if woke else READ_BATCH)
                 woke = False
                 if time.monotonic() >= self._next_sweep:
-                    self._expire()
+                    try:
+                        self._expire()
+                    except Exception:  # housekeeping must never stop the serve thread
+                        log.exception("expiring clients failed")
                 if read == 0 and not self._ready:
                     for key, _ in selector.select(0.5):
                         if key.fileobj is wake:
@@ -480,8 +484,11 @@ class OSCServer:
         for c in stale:
             del self._seen[c]
             self.clients.pop(c, None)
-        for dest in [d for d, r in self._recent.items() if not r or r[-1][0] < now - 5.0]:
-            del self._recent[dest]
+        # A copy in one step (the worker's sends add entries meanwhile; list() of a dict's
+        # items runs without releasing the GIL).
+        for dest, recent in list(self._recent.items()):
+            if not recent or recent[-1][0] < now - 5.0:
+                self._recent.pop(dest, None)
 
     def _wake(self) -> None:
         if self._wake_w is None:
