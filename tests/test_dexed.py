@@ -230,22 +230,22 @@ def test_a_preset_renders_the_same_after_other_ones(synth) -> None:
 @needs_dexed
 def test_sample_and_hold_voices_differ_within_a_bound(synth) -> None:
     # Dexed's sample-and-hold values are unseeded (even in a new process): the only presets
-    # whose renders differ. Their log-mels stay within a bound (measured: mean 1-3 dB).
+    # whose renders differ. The 24 cartridge voices where that LFO reaches the sound, each
+    # rendered twice after different presets: mean |log-mel difference| per voice measured
+    # median 0.9 dB, worst 17.3 dB (docs/dexed.md quotes these bounds).
     from bridge.audio.features import FeatureConfig, log_mel
 
-    preset = synth.voice_preset(synth.voices()[0]).copy()
-    spec = synth.spec
-    for name, value in (("LFO WAVE", 1.0), ("LFO PM DEPTH", 0.5), ("P MODE SENS.", 1.0),
-                        ("LFO SPEED", 0.6)):
-        preset[spec.index(name)] = value
-    assert _sh_audible(spec, preset)
+    presets = np.stack([synth.voice_preset(v) for v in synth.voices()])
+    sh = presets[[_sh_audible(synth.spec, p) for p in presets]]
+    assert len(sh) == 24
     synth.restart()
-    a = synth.render(preset[None])
-    synth.render(synth.sample_presets(np.random.default_rng(0), 3, "natural"))
-    b = synth.render(preset[None])
+    a = synth.render(sh)
+    synth.restart()
+    synth.render(presets[:3])
+    b = synth.render(sh[::-1])[::-1].copy()
     cfg = FeatureConfig()
-    diff = np.abs(log_mel(a, cfg) - log_mel(b, cfg))
-    assert diff.mean() < 6.0, diff.mean()
+    per_voice = np.abs(log_mel(a, cfg) - log_mel(b, cfg)).reshape(len(sh), -1).mean(1)
+    assert np.median(per_voice) < 2.0 and per_voice.max() < 25.0, per_voice
 
 
 @needs_dexed
