@@ -43,10 +43,12 @@ def harness(slot: int, server_port: int, reply_port: int, latent_dim: int, sketc
             "#X obj 210 60 print reply", "#X obj 10 100 loadbang",
             "#X obj 400 100 netsend -u -b", f"#X msg 400 40 connect 127.0.0.1 {server_port}",
             "#X obj 500 40 oscformat flowsynth 2 load", "#X obj 600 40 oscformat flowsynth 2 macro",
-            "#X obj 400 70 list prepend send", "#X obj 400 85 list trim"]
+            "#X obj 400 70 list prepend send", "#X obj 400 85 list trim",
+            "#X obj 310 60 print note"]
     conns = ["#X connect 0 0 1 0;", "#X connect 0 1 2 0;", "#X connect 0 2 3 0;",
              "#X connect 4 0 6 0;", "#X connect 6 0 5 0;", "#X connect 7 0 9 0;",
-             "#X connect 8 0 9 0;", "#X connect 9 0 10 0;", "#X connect 10 0 5 0;"]
+             "#X connect 8 0 9 0;", "#X connect 9 0 10 0;", "#X connect 10 0 5 0;",
+             "#X connect 0 3 11 0;"]
     for ms, text, dest in ((500, "list toy", 7), (1000, "0 0.5", 8)):
         d = len(objs)
         objs += [f"#X obj 400 {120 + d * 10} delay {ms}", f"#X msg 400 {130 + d * 10} {text}"]
@@ -120,3 +122,6 @@ def test_pd_twin_against_real_server(tmp_path: Path) -> None:
     z = np.asarray(model.latent_from_audio(audio[None]))
     np.testing.assert_allclose(params[3], model.params_from_latent(z)[0], atol=1e-4)
     assert not re.search(r"error", " ".join(" ".join(x) for x in replies)), err
+    # the sketch's note came out of the twin's fourth outlet: a 318 Hz tone is MIDI 63
+    notes = parse(err, "note")
+    assert len(notes) == 1 and notes[0][0] == "63" and abs(float(notes[0][1]) - 318.3) < 3, err

@@ -39,6 +39,7 @@ DEFAULT_BUDGET = 2.0
 N_NEIGHBOURS = 8
 N_DRAWS = 7
 SIGMA = 0.05
+STRIDE = 2  # the search scores every other spectrogram frame (see SpectralObjective)
 MAX_SKETCH_SECONDS = 30.0
 
 
@@ -84,12 +85,13 @@ class Matcher:
 
     def __init__(self, model: SavedModel, synth: Synth | None, index: RetrievalIndex | None = None,
                  *, neighbours: int = N_NEIGHBOURS, draws: int = N_DRAWS, sigma: float = SIGMA,
-                 seed: int = 0) -> None:
+                 stride: int = STRIDE, popsize: int | None = None, seed: int = 0) -> None:
         self.model = model
         self.synth = synth
         self.index = index if index is not None else RetrievalIndex.from_tensors(model.extras)
         self.neighbours, self.draws, self.sigma = neighbours, draws, sigma
         self.seed = seed
+        self.stride, self.popsize = stride, popsize
         spec = model.learn_spec
         self.cat_cols = [i for i, p in enumerate(spec.params) if p.is_categorical]
         self.num_cols = [i for i, p in enumerate(spec.params) if not p.is_categorical]
@@ -231,7 +233,7 @@ class Matcher:
         best.distance = float("inf")
 
         # 3. score every candidate (in small batches, so a short budget still stops in time).
-        objective = SpectralObjective(target, self.sr)
+        objective = SpectralObjective(target, self.sr, stride=self.stride)
         clock = _Clock(deadline)
         for i in range(0, len(cands_a), 4):
             check()
@@ -265,7 +267,7 @@ class Matcher:
         n_num = len(self.num_cols)
         sweep_every = 6  # CMA generations between category sweeps
         gens = 0
-        popsize = max(6, 4 + int(3 * np.log(max(n_num, 1))))
+        popsize = self.popsize or max(6, 4 + int(3 * np.log(max(n_num, 1))))
         while clock.fits(popsize):
             check()
             start = get_best()

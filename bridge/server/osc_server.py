@@ -310,6 +310,9 @@ class OSCServer:
         if self.config.freeze_heap:
             _settle_heap()
         self.work.start()
+        # The pitch tracker's imports (librosa, a few seconds on a loaded machine) run beside
+        # the worker, so start-up stays quick and a load does not queue behind them.
+        threading.Thread(target=_warm_pitch, name="flowsynth-warm", daemon=True).start()
         t = threading.Thread(target=self._serve_loop, name="flowsynth-serve", daemon=True)
         t.start()
         self._threads.append(t)
@@ -948,6 +951,12 @@ class OSCServer:
                 synth = self._get_synth(name)
             self._synths[name] = synth
         return synth
+
+
+def _warm_pitch() -> None:
+    from bridge.matching.pitch import warm_up as pitch_warm_up
+
+    pitch_warm_up()
 
 
 def _settle_heap() -> None:
