@@ -10,7 +10,7 @@
 // outlet 2: UI updates       "<k> set <v>", "<k> _parameter_shortname <name>" (-> route -> dials)
 // outlet 3: parameter values "<k> <value>" (-> route -> live.remote~ / vst~ / recorder)
 // outlet 4: remote bindings  "<k> id <n>"  (-> route -> live.remote~ right inlets)
-// outlet 5: status           "status|model|matched|error|port|busy|targets|models|targetsave ..."
+// outlet 5: status           "status|model|matched|error|port|busy|note|targets|models|targetsave ..."
 //                            (-> comments, the target and model menus, the stored target)
 
 inlets = 2;
@@ -124,6 +124,16 @@ function addr(verb) { return "/flowsynth/" + state.slot + "/" + verb; }
 function send() { outlet.apply(null, [0].concat(Array.prototype.slice.call(arguments))); }
 
 function status(kind, text) { outlet(5, kind, text); }
+
+var NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+
+// The sketch's pitch as the server heard it: the note to play the matched preset at.
+function noteText(args) {
+    var midi = Math.round(Number(args[0])), hz = Number(args[1]), conf = Number(args[2]);
+    if (!(midi >= 0 && midi <= 127)) return "no pitch: an unpitched sketch";
+    return "note " + NOTE_NAMES[midi % 12] + (Math.floor(midi / 12) - 1) + " (" + midi + "), " +
+        hz.toFixed(1) + " Hz, " + Math.round(100 * conf) + "% sure";
+}
 
 // ---------------------------------------------------------------- connection
 
@@ -515,6 +525,8 @@ function reply(address, args) {
         if (state.busy) state.oneShotPending = true; // a sketch's result is one undoable step
         status("busy", state.busy ? 1 : 0);
         status("status", state.busy ? "listening to the sketch..." : "ready");
+    } else if (verb === "sketch_note") {
+        status("note", noteText(args));
     } else if (verb === "rendered") {
         status("status", "rendered " + args[0]);
         if (role === "sketch" || role === "patch") outlet(3, "audition", "open", String(args[0]));

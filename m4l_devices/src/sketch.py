@@ -3,7 +3,8 @@
 Record up to 8 s into a buffer~, write it as a WAV file into the server's sketch folder
 (asked for with /flowsynth/sketch_dir) or a folder the musician chose that the server allows
 (`--allow-dir`), and send /flowsynth/S/sketch once buffer~ says the file is written; the
-Macros device on the same slot applies the result. Plays back the take, and auditions
+Macros device on the same slot applies the result. Shows the take's note as the server
+heard it (/flowsynth/S/sketch_note): play the matched preset there to hear the sketch's pitch. Plays back the take, and auditions
 /rendered files."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ BUFFER = "---flowsynth_take"  # "---" makes the name unique to each device insta
 
 def build(p: Patcher) -> None:
     c = core(p, "sketch", {"status": (4, 70, 292, 30), "error": (4, 102, 292, 30),
-                           "port": (4, 134, 140, 16), "busy": (148, 134, 148, 16)})
+                           "port": (4, 134, 140, 16), "busy": (148, 134, 148, 16),
+                           "note": (4, 150, 292, 16)})
     js = c.js
     header(p, js, "Sketch")
 

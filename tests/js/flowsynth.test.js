@@ -200,6 +200,16 @@ test("sketch role: the server's sketch folder is asked for and used; a chosen fo
     assert.deepStrictEqual(d.take(0), [[0, "/flowsynth/1/sketch", "/Users/me/takes/flowsynth-sketch-1-2.wav"]]);
 });
 
+test("sketch role: the take's note is shown, or that it has none", function () {
+    var d = h.load("sketch");
+    d.osc("/flowsynth/1/sketch_note", 57, 220.4, 0.93);
+    assert.deepStrictEqual(d.take(5), [[5, "note", "note A3 (57), 220.4 Hz, 93% sure"]]);
+    d.osc("/flowsynth/1/sketch_note", -1, 0, 0.1);
+    assert.deepStrictEqual(d.take(5), [[5, "note", "no pitch: an unpitched sketch"]]);
+    d.osc("/flowsynth/2/sketch_note", 60, 261.6, 1);  // another slot's
+    assert.strictEqual(d.take(5).length, 0);
+});
+
 test("sketch role: the Play button goes off when the take has played", function () {
     var d = h.load("sketch");
     d.call("play", 1);
