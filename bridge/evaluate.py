@@ -3,8 +3,10 @@
 Infers presets for a held-out split, renders them with the synth and compares with the audio
 of the true presets: parameter errors (numerical MSE/MAE, categorical accuracy) and audio
 errors (spectral convergence, log-spectrogram MAE, MFCC MAE; Le Vaillant et al. 2021,
-section 3.4), mean and standard deviation. The mean preset of the training split is scored
-beside the model as the trivial baseline. Out-of-domain audio (any folder of sound files) gets
+section 3.4), mean and standard deviation. Beside the model: the mean preset of the training
+split (the trivial baseline), the training preset whose log-mel is nearest (``nearest_1``,
+the strongest simple baseline), the mean of the 5 nearest (``nearest_5_mean``) and, with
+``match_budget``, the matcher. Out-of-domain audio (any folder of sound files) gets
 the audio errors only.
 """
 
@@ -24,6 +26,7 @@ from bridge.audio.features import log_mel
 from bridge.audio.io import load_audio
 from bridge.audio.metrics import audio_metrics, param_metrics, summarize
 from bridge.data.dataset import Dataset, sha256_file
+from bridge.matching.pitch import Pitch
 from bridge.models.saved import SavedModel
 from bridge.synth.registry import get_synth
 
@@ -81,9 +84,12 @@ def score(
     mels: np.ndarray,
     idx: np.ndarray,
     train_idx: np.ndarray,
+    match_budget: float | None = None,
 ) -> tuple[dict[str, dict], np.ndarray]:
     """Score a model on the presets ``idx`` of a loaded dataset, beside the mean preset of
-    ``train_idx``; returns the summary rows and the inferred learned parameters."""
+    ``train_idx`` and its nearest neighbours there (and the matcher at ``match_budget``
+    seconds a sound, when given); returns the summary rows and the inferred learned
+    parameters."""
     synth, sr = ds.synth(), ds.features.sample_rate
     true_full = params[idx]
     true_learn = ds.spec.restrict(ds.learn_spec, true_full)
@@ -105,6 +111,9 @@ def score(
         ("nearest_1", nn1_learn),
         ("nearest_5_mean", nn5_learn),
     )
+    if match_budget is not None:
+        baselines += ((f"matcher_{match_budget:g}s", _match_all(model, ds, params[idx],
+                                                              match_budget)),)
     for name, pred in baselines:
         pred_full = ds.spec.expand(ds.learn_spec, pred)
         per_item = {
@@ -113,6 +122,22 @@ def score(
         }
         rows[name] = summarize(per_item)
     return rows, pred_learn
+
+
+def _match_all(model: SavedModel, ds: Dataset, presets: np.ndarray, budget: float) -> np.ndarray:
+    """The matcher's answer for each preset's render (at the dataset's first note)."""
+    from bridge.matching.matcher import Matcher
+
+    synth, note, sr = ds.synth(), ds.notes[0], ds.features.sample_rate
+    matcher = Matcher(model, synth)
+    matcher.warm_up()
+    out = []
+    for i in tqdm(range(len(presets)), desc="match", leave=False, disable=None):
+        audio = synth.render(presets[i : i + 1], note, sr)[0]
+        # the dataset's note is the one to compare at: pitch is not what is measured here
+        m = matcher.match(audio, budget, pitch=Pitch(-1, 0.0, 0.0))
+        out.append(m.learned)
+    return np.stack(out)
 
 
 def nearest_training(queries: np.ndarray, train: np.ndarray, k: int = 5,
@@ -170,6 +195,7 @@ def evaluate(
     out_dir: str | Path | None = None,
     plot: bool = True,
     command: str | None = None,
+    match_budget: float | None = None,
 ) -> dict:
     """Score a model; ``command`` (the command line that asked for it) goes into the report."""
     model = SavedModel.load(model_path)
@@ -187,7 +213,7 @@ def evaluate(
     idx = splits[split][:limit] if limit else splits[split]
     if len(idx) == 0:
         raise ValueError(f"the {split} split of {data_dir} is empty; render a larger dataset")
-    rows, pred_learn = score(model, ds, params, mels, idx, splits["train"])
+    rows, pred_learn = score(model, ds, params, mels, idx, splits["train"], match_budget)
     synth = ds.synth()
     true_full = params[idx]
     result = {

@@ -112,10 +112,15 @@ def test_trained_model_passes_eval_and_hosts(tiny_data, tmp_path, capsys):
         )
         == 0
     )
-    assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data)]) == 0
+    assert main(["eval", "--model", str(out / "model.pt"), "--data", str(tiny_data),
+                 "--match", "0.2"]) == 0
     printed = capsys.readouterr().out
     assert "mean_preset" in printed and "SC" in printed
     result = json.loads((out / "eval" / "eval.json").read_text())
+    # beside the model: the mean preset, the nearest training sound, its 5 nearest, matcher
+    assert set(result["results"]) == {"flow", "mean_preset", "nearest_1", "nearest_5_mean",
+                                      "matcher_0.2s"}
+    assert "--match 0.2" in result["provenance"]["command"]
     for row in result["results"].values():
         for key in (
             "num_mse",

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="report folder (default: beside the model, eval/)")
     p.add_argument("--no-plot", action="store_true", help="skip the spectrogram PNG")
+    p.add_argument("--match", type=float, default=None, metavar="S",
+                   help="also score the matcher, S seconds a sound (renders with the synth)")
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -32,12 +34,16 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--out", args.out]
     if args.no_plot:
         parts.append("--no-plot")
+    if args.match is not None:
+        parts += ["--match", f"{args.match:g}"]
     return shlex.join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
     from bridge.evaluate import evaluate, markdown_table
 
+    if args.match is not None and not 0 < args.match <= 60:
+        raise ValueError(f"--match {args.match}: give seconds a sound, above 0 and at most 60")
     out = Path(args.out) if args.out else Path(args.model).parent / "eval"
     result = evaluate(
         args.model,
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         out,
         not args.no_plot,
         command=command_line(args),
+        match_budget=args.match,
     )
     print(markdown_table(result["results"]))
     if "out_of_domain" in result:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from bridge.matching.index import RetrievalIndex
-from bridge.matching.objective import SpectralObjective
+from bridge.matching.objective import MFCC_WEIGHT, SpectralObjective
 from bridge.matching.pitch import Pitch, estimate_pitch
 from bridge.models.saved import SavedModel
 from bridge.synth.base import Note, Synth
@@ -39,6 +39,7 @@ DEFAULT_BUDGET = 2.0
 N_NEIGHBOURS = 8
 N_DRAWS = 7
 SIGMA = 0.05
+MAX_SWEPT_STEPS = 16  # stepped values with more steps than this are left to CMA-ES
 STRIDE = 2  # the search scores every other spectrogram frame (see SpectralObjective)
 MAX_SKETCH_SECONDS = 30.0
 
@@ -80,36 +81,46 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
+def render_note(pitch: Pitch, base: Note) -> Note:
+    """The note candidates are rendered at, and the one to play the preset at: the sketch's
+    pitch class in the octave nearest the model's note. Octaves are the preset's business
+    (its octave switches, which the model and the index know); moving the sketch by more
+    than half an octave to meet the model would stretch its envelope out of shape."""
+    if not pitch.pitched:
+        return base
+    step = (pitch.midi - base.pitch + 6) % 12 - 6
+    return Note(int(np.clip(base.pitch + step, 0, 127)), base.velocity, base.held, base.duration)
+
+
 class Matcher:
     """Matches sounds for one model on one synth; build once, call :meth:`match` per sound."""
 
     def __init__(self, model: SavedModel, synth: Synth | None, index: RetrievalIndex | None = None,
                  *, neighbours: int = N_NEIGHBOURS, draws: int = N_DRAWS, sigma: float = SIGMA,
-                 stride: int = STRIDE, popsize: int | None = None, seed: int = 0) -> None:
+                 stride: int = STRIDE, popsize: int | None = None,
+                 mfcc_weight: float = MFCC_WEIGHT, seed: int = 0) -> None:
         self.model = model
         self.synth = synth
         self.index = index if index is not None else RetrievalIndex.from_tensors(model.extras)
         self.neighbours, self.draws, self.sigma = neighbours, draws, sigma
         self.seed = seed
-        self.stride, self.popsize = stride, popsize
+        self.stride, self.popsize, self.mfcc_weight = stride, popsize, mfcc_weight
         spec = model.learn_spec
+        # CMA-ES moves the continuous values; a step of a stepped value (an octave switch, a
+        # voice count) is a plateau to it, so those are swept like the categories: every
+        # other category, and the neighbouring steps of an ordered value.
         self.cat_cols = [i for i, p in enumerate(spec.params) if p.is_categorical]
-        self.num_cols = [i for i, p in enumerate(spec.params) if not p.is_categorical]
+        self.step_cols = [i for i, p in enumerate(spec.params)
+                          if p.is_discrete and not p.is_categorical and p.steps <= MAX_SWEPT_STEPS]
+        swept = set(self.cat_cols) | set(self.step_cols)
+        self.num_cols = [i for i in range(len(spec)) if i not in swept]
         self.cat_steps = [spec.params[i].steps for i in self.cat_cols]
+        self.step_steps = [spec.params[i].steps for i in self.step_cols]
         self.sr = model.features.sample_rate
 
     # --- pieces ---------------------------------------------------------------------------
     def note_for(self, pitch: Pitch) -> Note:
-        """The note candidates are rendered at: the sketch's pitch class, in the octave
-        nearest the model's note. Octaves are the preset's business (its octave switches,
-        which the model and the index know); moving the sketch by more than half an octave
-        to meet the model would stretch its envelope out of shape."""
-        base = self.model.notes[0]
-        if not pitch.pitched:
-            return base
-        step = (pitch.midi - base.pitch + 6) % 12 - 6
-        return Note(int(np.clip(base.pitch + step, 0, 127)), base.velocity, base.held,
-                    base.duration)
+        return render_note(pitch, self.model.notes[0])
 
     def to_model_note(self, audio: np.ndarray, note: Note) -> np.ndarray:
         """The sketch moved from the render note to the model's training note (by
@@ -233,7 +244,7 @@ class Matcher:
         best.distance = float("inf")
 
         # 3. score every candidate (in small batches, so a short budget still stops in time).
-        objective = SpectralObjective(target, self.sr, stride=self.stride)
+        objective = SpectralObjective(target, self.sr, self.mfcc_weight, stride=self.stride)
         clock = _Clock(deadline)
         for i in range(0, len(cands_a), 4):
             check()
@@ -290,22 +301,32 @@ class Matcher:
                     k = int(np.argmin(d))
                     offer(pop[k], d[k], (lsd[k], mf[k]), "search")
                     gens += 1
-                    if self.cat_cols and gens % sweep_every == 0:
+                    if self._swept and gens % sweep_every == 0:
                         renders = self._sweep(objective, note, clock, check, offer,
                                               get_best, renders)
-            if self.cat_cols:
+            if self._swept:
                 renders = self._sweep(objective, note, clock, check, offer, get_best, renders)
-            if not n_num and not self.cat_cols:
+            if not n_num and not self._swept:
                 break
         return renders
 
+    @property
+    def _swept(self) -> bool:
+        return bool(self.cat_cols or self.step_cols)
+
     def _sweep(self, objective, note, clock, check, offer, get_best, renders) -> int:
-        """Try every other category of each categorical parameter on the best preset."""
+        """On the best preset, try every other category of each categorical parameter and
+        the neighbouring steps of each stepped one."""
         cur = get_best().learned
         pop = []
-        for col, steps in zip(self.cat_cols, self.cat_steps, strict=True):
+        moves = [(col, steps, range(steps)) for col, steps in
+                 zip(self.cat_cols, self.cat_steps, strict=True)]
+        for col, steps in zip(self.step_cols, self.step_steps, strict=True):
             now = int(round(cur[col] * (steps - 1)))
-            for c in range(steps):
+            moves.append((col, steps, [c for c in (now - 1, now + 1) if 0 <= c < steps]))
+        for col, steps, choices in moves:
+            now = int(round(cur[col] * (steps - 1)))
+            for c in choices:
                 if c != now:
                     p = cur.copy()
                     p[col] = c / (steps - 1)

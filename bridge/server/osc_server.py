@@ -790,8 +790,14 @@ class OSCServer:
             raise
 
     def _send_note(self, slot: Slot, pitch) -> None:
+        """The note to play the answer at (the sketch's pitch class nearest the model's
+        note: octaves are in the preset), the sketch's own fundamental and how sure."""
+        from bridge.matching.matcher import render_note
+        from bridge.synth.base import Note
+
+        midi = render_note(pitch, Note(*RENDER_NOTE)).pitch if pitch.pitched else -1
         self.send_slot(slot, "sketch_note",
-                       [int(pitch.midi), float(pitch.hz), float(round(pitch.confidence, 4))])
+                       [int(midi), float(pitch.hz), float(round(pitch.confidence, 4))])
 
     def _matcher(self, model: HostedModel):
         """The slot model's matcher, built on the worker the first time it is needed."""
