@@ -38,7 +38,7 @@ from bridge.synth.base import Note, Synth
 DEFAULT_BUDGET = 2.0
 N_NEIGHBOURS = 8
 N_DRAWS = 7
-SIGMA = 0.05
+SIGMA = 0.03
 MAX_SWEPT_STEPS = 16  # stepped values with more steps than this are left to CMA-ES
 STRIDE = 2  # the search scores every other spectrogram frame (see SpectralObjective)
 MAX_SKETCH_SECONDS = 30.0

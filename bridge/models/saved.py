@@ -89,6 +89,7 @@ class SavedModel:
     # Tensors that travel with the model but are not weights (a retrieval index): stored
     # beside the state dict so that older readers, which ignore the key, still load the file.
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    path: Path | None = None  # the file it was loaded from (None when built in memory)
 
     @property
     def latent_dim(self) -> int:
@@ -183,6 +184,7 @@ class SavedModel:
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise ModelFileError(f"{path}: damaged flowsynth model ({e})") from e
         model.net.eval()
+        model.path = path.resolve()
         return model
 
     # --- numpy conveniences used by evaluation, plots and the hosted interface --------------

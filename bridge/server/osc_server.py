@@ -23,7 +23,6 @@ import socket
 import struct
 import threading
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,13 @@ from bridge.server import osc_parse
 from bridge.server import render_out as ro
 from bridge.server import validate as v
 from bridge.server.hosting import prepare
-from bridge.server.sketching import UPDATE_INTERVAL_S, SearchTokens, build_matcher
+from bridge.server.sketching import (
+    UPDATE_INTERVAL_S,
+    MatchError,
+    MatchProcess,
+    SearchTokens,
+    saved_model,
+)
 from bridge.server.slots import SUBSCRIBER_EXPIRY_S, Client, Op, Slot, run_batch
 from bridge.server.worker import (
     MAX_AUDIO_BYTES,
@@ -259,8 +264,8 @@ class OSCServer:
         self._badlog = _RateLimitedLog()
         self._render_count = 0
         self._searches = SearchTokens()
-        # Matchers by hosted model (weakly: a model dropped from every slot goes with its own).
-        self._matchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Sketch searches run in a child process (see bridge/server/sketching.py).
+        self.matching = MatchProcess()
         self._writer = ro.RenderWriter()
         self._seen: dict[Client, float] = {}  # client -> last valid request or hello
         self._next_sweep = 0.0
@@ -323,6 +328,7 @@ class OSCServer:
         for t in self._threads:
             t.join(timeout=5)
         self.work.stop()
+        self.matching.close()
         for s in (self._sock, self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
@@ -747,8 +753,8 @@ class OSCServer:
             try:
                 audio = load_audio(path, int(model.sample_rate), cfg.max_audio_seconds,
                                    cfg.max_audio_bytes)
-                matcher = self._matcher(model)
-                if matcher is None:  # an exported bundle: its own inference answers
+                saved = saved_model(model)
+                if saved is None or saved.path is None:  # a bundle: its own inference
                     from bridge.matching.pitch import estimate_pitch
 
                     self._send_note(slot, estimate_pitch(audio, int(model.sample_rate)))
@@ -759,18 +765,21 @@ class OSCServer:
                     return
                 last = [-1.0]
 
-                def improved(m) -> None:
+                def improved(learned: np.ndarray) -> None:
                     now = time.monotonic()
                     if last[0] < 0 or now - last[0] >= UPDATE_INTERVAL_S:
                         last[0] = now
-                        publish(m.learned, False)
+                        publish(learned, False)
 
-                best = matcher.match(audio, cfg.match_budget, cancel=cancel,
-                                     on_pitch=lambda p: self._send_note(slot, p),
-                                     on_improve=improved)
-                publish(best.learned, True)
+                best = self.matching.match(saved.path, audio, cfg.match_budget, cancel,
+                                           on_pitch=lambda p: self._send_note(slot, p),
+                                           on_improve=improved)
+                publish(best, True)
             except MatchCancelled:
                 return
+            except MatchError as e:
+                self.send_error(client, slot.number, "internal", f"sketch failed: {e}"[:300])
+                self.send_slot(slot, "busy", [0])
             except v.RequestError as e:
                 self.send_error(client, slot.number, e.code, e.message)
                 self.send_slot(slot, "busy", [0])
@@ -798,12 +807,6 @@ class OSCServer:
         midi = render_note(pitch, Note(*RENDER_NOTE)).pitch if pitch.pitched else -1
         self.send_slot(slot, "sketch_note",
                        [int(midi), float(pitch.hz), float(round(pitch.confidence, 4))])
-
-    def _matcher(self, model: HostedModel):
-        """The slot model's matcher, built on the worker the first time it is needed."""
-        if model not in self._matchers:
-            self._matchers[model] = build_matcher(model, self._synth)
-        return self._matchers[model]
 
     def _stop_search(self, slot: Slot) -> None:
         """A dial move or a load ends the slot's sketch search: the user took over."""
@@ -841,7 +844,23 @@ class OSCServer:
         model = prepare(model, script=self.config.script_checkpoints)
         if self.config.freeze_heap and self._threads:  # start() settles those loaded before it
             _settle_heap()
+        saved = saved_model(model)
+        if saved is not None and saved.path is not None and self.config.match_budget > 0:
+            self._prepare_matching(saved.path)
         return model
+
+    def _prepare_matching(self, path) -> None:
+        """Load the model in the match process ahead of its first sketch, on the worker."""
+        def job() -> None:
+            try:
+                self.matching.prepare(path)
+            except Exception as e:  # the sketch will say so; the model still serves dials
+                log.warning("sketch matching for %s is not ready: %s", path, e)
+
+        try:
+            self.work.submit(job)
+        except v.RequestError:
+            pass  # a full queue: the first sketch prepares it
 
     def _known_name(self, target: str) -> None:
         """A bare name must be one /flowsynth/models lists: never a file in the server's

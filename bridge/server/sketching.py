@@ -1,21 +1,36 @@
-"""Sketch searches on the worker: which model gets a matcher, and cancelling a running search.
+"""Sketch searches for the server: a matcher process, and cancelling a running search.
 
 A sketch answers at once with the matcher's first candidate, then with each better preset the
 search finds (at most one every ``UPDATE_INTERVAL_S``), then with the best one and ``busy 0``
 once the budget is spent. A new sketch, a load or any dial move on the slot cancels it: the
 serve thread bumps the slot's generation, and a result of an older generation is never
 queued, so a dial the user moved is never overwritten by a late answer.
+
+The search runs in a child process (:class:`MatchProcess`), not on the worker thread: on one
+core, a thread running Python code beside the serve thread makes every dial reply wait for
+the GIL's hand-over and a scheduler turn (p99 about 8 ms against 1.4 ms without a search,
+benchmarks/match_quality.py). A process has its own GIL, runs at a lower priority, and uses
+the other core where there is one.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 
 log = logging.getLogger("flowsynth.server")
 
 UPDATE_INTERVAL_S = 0.1
+MATCHERS_KEPT = 4  # models a match process keeps ready (LRU)
+NICENESS = 10
+START_TIMEOUT_S = 120.0
 
 
 class SearchTokens:
@@ -72,20 +87,152 @@ def saved_model(hosted: object):
     return None
 
 
-def build_matcher(hosted: object, get_synth: Callable[[str], object]):
-    """A matcher for a hosted checkpoint, or None (a bundle: the model's own inference is the
-    answer). Without its synth (a plugin that is not installed) the matcher still gives its
-    first candidate; only the refinement needs renders."""
-    from bridge.matching.matcher import Matcher
+# --- the match process -----------------------------------------------------------------------
 
-    saved = saved_model(hosted)
-    if saved is None:
-        return None
+
+class MatchError(RuntimeError):
+    """The match process failed on a sketch (its message says how)."""
+
+
+class MatchProcess:
+    """A child process that matches sketches for models given by file, one at a time.
+
+    ``prepare(path)`` loads a model there ahead of its first sketch; ``match`` streams the
+    pitch and each better answer to callbacks and returns the best one. Cancelling is
+    checked every few milliseconds. A child that died is started again on the next call.
+    """
+
+    def __init__(self) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._lock = threading.Lock()  # one caller at a time (the worker thread)
+        self._proc = None
+        self._conn = None
+        self._cancel = None
+
+    def _ensure(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            return
+        parent, child = self._ctx.Pipe()
+        self._cancel = self._ctx.Event()
+        self._proc = self._ctx.Process(target=_child_main, args=(child, self._cancel),
+                                       name="flowsynth-match", daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def prepare(self, path: str | os.PathLike) -> None:
+        """Load the model at ``path`` in the child (and its synth, and warm both up)."""
+        with self._lock:
+            self._ensure()
+            self._conn.send(("prepare", str(path)))
+            self._expect_ready()
+
+    def _expect_ready(self) -> None:
+        if not self._conn.poll(START_TIMEOUT_S):
+            raise MatchError("the match process did not answer in time")
+        msg = self._conn.recv()
+        if msg[0] == "error":
+            raise MatchError(msg[1])
+
+    def match(self, path: str | os.PathLike, audio: np.ndarray, budget: float,
+              cancel: threading.Event, on_pitch: Callable, on_improve: Callable) -> np.ndarray:
+        """The best learned preset for ``audio``; raises MatchCancelled when ``cancel`` is
+        set (the child stops within a render)."""
+        from bridge.matching.matcher import MatchCancelled
+
+        with self._lock:
+            self._ensure()
+            self._cancel.clear()
+            self._conn.send(("match", str(path), np.asarray(audio, np.float32), float(budget)))
+            while True:
+                while not self._conn.poll(0.005):
+                    if cancel.is_set() and not self._cancel.is_set():
+                        self._cancel.set()
+                    if not self._proc.is_alive():
+                        raise MatchError("the match process stopped")
+                msg = self._conn.recv()
+                kind = msg[0]
+                if kind == "pitch":
+                    on_pitch(msg[1])
+                elif kind == "improve":
+                    on_improve(msg[1])
+                elif kind == "done":
+                    return msg[1]
+                elif kind == "cancelled":
+                    raise MatchCancelled()
+                elif kind == "error":
+                    raise MatchError(msg[1])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is None:
+                return
+            try:
+                self._conn.send(("stop",))
+            except (OSError, EOFError, BrokenPipeError):
+                pass
+            self._proc.join(2.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2.0)
+            self._conn.close()
+            self._proc = None
+
+
+def _child_main(conn, cancel) -> None:
+    """The match process: matchers by model path, kept for the last few models."""
+    import torch
+
+    from bridge.matching.matcher import MatchCancelled, Matcher
+    from bridge.models.saved import SavedModel
+    from bridge.synth.registry import rebuild_synth
+
     try:
-        synth = get_synth(saved.synth_name)
-    except Exception as e:  # a missing plugin must not cost the user their sketch
-        log.warning("sketches on %s: no synth to refine with (%s)", saved.synth_name, e)
-        synth = None
-    matcher = Matcher(saved, synth)
-    matcher.warm_up()
-    return matcher
+        os.nice(NICENESS)  # dial replies in the server process come first
+    except OSError:
+        pass
+    torch.set_num_threads(1)
+    matchers: OrderedDict[str, Matcher] = OrderedDict()
+
+    def get(path: str) -> Matcher:
+        if path in matchers:
+            matchers.move_to_end(path)
+            return matchers[path]
+        model = SavedModel.load(Path(path))
+        try:
+            synth = rebuild_synth(model.synth_name, model.spec)
+        except Exception as e:  # a missing plugin: the first candidate still answers
+            log.warning("sketches on %s: no synth to refine with (%s)", model.synth_name, e)
+            synth = None
+        matcher = Matcher(model, synth)
+        matcher.warm_up()
+        matchers[path] = matcher
+        while len(matchers) > MATCHERS_KEPT:
+            matchers.popitem(last=False)
+        return matcher
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = msg[0]
+        if kind == "stop":
+            return
+        try:
+            if kind == "prepare":
+                get(msg[1])
+                conn.send(("ready",))
+            elif kind == "match":
+                _, path, audio, budget = msg
+                matcher = get(path)
+                best = matcher.match(
+                    audio, budget, cancel=cancel,
+                    on_pitch=lambda p: conn.send(("pitch", p)),
+                    on_improve=lambda m: conn.send(("improve", m.learned)),
+                )
+                conn.send(("done", best.learned))
+        except MatchCancelled:
+            conn.send(("cancelled",))
+        except Exception as e:  # reported to the sketch's sender; the process goes on
+            conn.send(("error", f"{type(e).__name__}: {e}"[:300]))

@@ -64,6 +64,7 @@ class WorkQueue:
                 t.join(timeout)
 
     def _serve(self) -> None:
+        _lower_priority()
         while True:
             job = self._queue.get()
             if job is None:
@@ -73,6 +74,18 @@ class WorkQueue:
             except Exception:  # jobs report their own errors; this only keeps the thread alive
                 log.exception("audio job failed")
             self.done += 1
+
+
+def _lower_priority(steps: int = 10) -> None:
+    """Make this thread yield the CPU to the serve thread: on one core a sketch's search
+    would otherwise hold it for whole scheduler slices (a dial reply waited 3 to 20 ms).
+    Linux schedules threads on their own, so a niceness set on this thread's id is this
+    thread's alone; elsewhere this does nothing."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + steps))
+    except (AttributeError, OSError):
+        pass
 
 
 # --- audio files -------------------------------------------------------------------------

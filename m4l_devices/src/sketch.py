@@ -4,8 +4,8 @@ Record up to 8 s into a buffer~, write it as a WAV file into the server's sketch
 (asked for with /flowsynth/sketch_dir) or a folder the musician chose that the server allows
 (`--allow-dir`), and send /flowsynth/S/sketch once buffer~ says the file is written; the
 Macros device on the same slot applies the result. Shows the take's note as the server
-heard it (/flowsynth/S/sketch_note): play the matched preset there to hear the sketch's pitch. Plays back the take, and auditions
-/rendered files."""
+heard it (/flowsynth/S/sketch_note): play the matched preset there to hear the sketch's
+pitch. Plays back the take, and auditions /rendered files."""
 
 from __future__ import annotations
 
