@@ -228,6 +228,20 @@ def test_a_preset_renders_the_same_after_other_ones(synth) -> None:
 
 
 @needs_dexed
+def test_a_silent_preset_renders_at_once(synth) -> None:
+    # pedalboard's reset plays a note until the plugin sounds, 10 s at most by default: a
+    # silent voice (an untrained model's guess, a search's candidate) cost 10 s a render.
+    import time
+
+    preset = synth.voice_preset(synth.voices()[10]).copy()
+    for o in range(1, 7):
+        preset[synth.spec.index(f"OP{o} OUTPUT LEVEL")] = 0.0
+    t = time.perf_counter()
+    audio = synth.render(np.stack([preset, preset]))
+    assert time.perf_counter() - t < 1.0 and not audio.any()
+
+
+@needs_dexed
 def test_sample_and_hold_voices_differ_within_a_bound(synth) -> None:
     # Dexed's sample-and-hold values are unseeded (even in a new process): the only presets
     # whose renders differ. The 24 cartridge voices where that LFO reaches the sound, each

@@ -48,6 +48,11 @@ CONFIG_PATH = Path(__file__).resolve().parent.parent / "assets" / "synths" / "de
 # A source checkout keeps the project's shared material beside the repository.
 REPO_PLUGIN = Path(__file__).resolve().parents[3] / "shared" / "plugins" / "dexed" / "Dexed.vst3"
 BUFFER_SIZE = 512
+# pedalboard re-creates an instrument at every reset and then plays a middle C until the plugin
+# sounds, for at most this long (its default, 10 s, is what a silent voice costs: it never
+# sounds). Without that warm-up note renders after a reset were not reproducible; how long it
+# lasts changed no render (measured on slow attacks with 0.02 and 0.5 s).
+INIT_TIMEOUT_S = 0.05
 # Natural presets: a cartridge voice, each numerical value moved with this probability by a
 # Gaussian step of this many normalized units, each categorical one redrawn with the other.
 NUDGE_PROB, NUDGE_SIGMA, REDRAW_PROB = 0.25, 0.04, 0.03
@@ -147,13 +152,14 @@ def _private_xdg() -> None:
 
 def load_plugin(path: Path) -> Any:
     """A fresh Dexed instance (about 0.4 s once the library is loaded)."""
-    from bridge.synth.vst3 import VST3Error, _load_plugin
+    import pedalboard
 
     _private_xdg()
     try:
-        plugin = _load_plugin(path, None)
-    except VST3Error as e:
-        raise DexedNotFound(f"{e}; is {path} a Dexed VST3 build for this system?") from e
+        plugin = pedalboard.load_plugin(str(path), initialization_timeout=INIT_TIMEOUT_S)
+    except (RuntimeError, ImportError) as e:
+        raise DexedNotFound(f"could not load {path} ({e}); is it a Dexed VST3 build for "
+                            "this system?") from e
     if not getattr(plugin, "is_instrument", False) or "Dexed" not in str(plugin.name):
         raise DexedNotFound(f"{path} loads as {plugin.name!r}, not Dexed; point --plugin or "
                             f"{ENV_VAR} at Dexed.vst3")
