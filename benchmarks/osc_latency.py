@@ -353,8 +353,9 @@ def main() -> int:
             during(i)
         time.sleep(0.5)
         replies_before = c.take()
-        done = [tt for tt, d in replies_before if d.startswith(b"/flowsynth/2/busy\x00")
-                and d.endswith(b"\x00\x00\x00\x00")]
+        # A sketch's first answer is its first params reply (a checkpoint's matcher goes on
+        # refining until its budget is spent; a new sketch cancels that, as here)
+        done = [tt for tt, d in replies_before if d.startswith(b"/flowsynth/2/params\x00")]
         errors = [d for _, d in replies_before if d.startswith(b"/flowsynth/error")]
         sketch_ms = []
         for s in sketches:
@@ -432,7 +433,8 @@ def main() -> int:
     result["goal_criteria"] = {
         "p50_under_1ms_at_100": "macro_100_per_s.p50_ms < 1",
         "p99_under_3ms_at_100": "macro_100_per_s.p99_ms < 3",
-        "sketch_under_100ms": "sketch_while_macros_1000_per_s.sketch_max_ms < 100",
+        "sketch_under_100ms": "sketch_while_macros_1000_per_s.sketch_max_ms < 100 (request to"
+                              " the sketch's first params reply)",
         "macros_keep_latency_during_sketch":
             "p50 of macros during sketches <= 1.25 * macro_1000_per_s.p50_ms + 0.1 ms",
         "no_growth_at_1000": "soak: RSS grows < 20 MB, pending requests < 100, work queue < 2, "
