@@ -95,11 +95,11 @@ def find_plugin(explicit: str | os.PathLike | None = None) -> Path:
     for p in tried:
         if p.exists():
             return p
+    # What to do comes first: the server cuts long error messages short.
     raise DexedNotFound(
-        "Dexed is not installed where flowsynth looks ("
-        + ", ".join(str(p) for p in tried)
-        + f"); install it (free: asb2m10.github.io/dexed) or point at it with --plugin "
-        f"PATH/Dexed.vst3 or {ENV_VAR}=PATH/Dexed.vst3"
+        "the Dexed plugin is not installed where flowsynth looks: install it (free, "
+        f"asb2m10.github.io/dexed) or point at it with --plugin PATH/Dexed.vst3 or "
+        f"{ENV_VAR}=PATH/Dexed.vst3 (looked in " + ", ".join(str(p) for p in tried) + ")"
     )
 
 
