@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wav", default=None, help="also render the preset to this WAV file")
     p.add_argument("--budget", type=float, default=2.0,
                    help="seconds to search (default 2; 0 gives the first answer, no renders)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="render and score a search's candidates on N cores (default 1)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -48,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as e:  # a plugin that is not installed: the candidates still work
         print(f"# the synth {model.synth_name} is not available ({e}); no refinement")
         synth = None
-    matcher = Matcher(model, synth, seed=args.seed)
+    if not 1 <= args.threads <= 64:
+        raise ValueError(f"--threads {args.threads}: give 1 to 64")
+    matcher = Matcher(model, synth, threads=args.threads, seed=args.seed)
     matcher.warm_up()
     m = matcher.match(audio, args.budget, refine=synth is not None and args.budget > 0)
     result = {"model": str(path), "audio": str(args.audio), "budget": args.budget,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -98,13 +99,17 @@ class Matcher:
     def __init__(self, model: SavedModel, synth: Synth | None, index: RetrievalIndex | None = None,
                  *, neighbours: int = N_NEIGHBOURS, draws: int = N_DRAWS, sigma: float = SIGMA,
                  stride: int = STRIDE, popsize: int | None = None,
-                 mfcc_weight: float = MFCC_WEIGHT, seed: int = 0) -> None:
+                 mfcc_weight: float = MFCC_WEIGHT, threads: int = 1, seed: int = 0) -> None:
         self.model = model
         self.synth = synth
         self.index = index if index is not None else RetrievalIndex.from_tensors(model.extras)
         self.neighbours, self.draws, self.sigma = neighbours, draws, sigma
         self.seed = seed
         self.stride, self.popsize, self.mfcc_weight = stride, popsize, mfcc_weight
+        # threads > 1 renders a population's parts at once (one core each)
+        self.threads = max(1, int(threads))
+        self._pool = (ThreadPoolExecutor(self.threads, "flowsynth-match")
+                      if self.threads > 1 else None)
         spec = model.learn_spec
         # CMA-ES moves the continuous values; a step of a stepped value (an octave switch, a
         # voice count) is a plateau to it, so those are swept like the categories: every
@@ -246,13 +251,14 @@ class Matcher:
         # 3. score every candidate (in small batches, so a short budget still stops in time).
         objective = SpectralObjective(target, self.sr, self.mfcc_weight, stride=self.stride)
         clock = _Clock(deadline)
-        for i in range(0, len(cands_a), 4):
+        step = 4 * self.threads
+        for i in range(0, len(cands_a), step):
             check()
-            chunk = cands_a[i : i + 4]
+            chunk = cands_a[i : i + step]
             if not clock.fits(len(chunk)):
                 break
             with clock.timing(len(chunk)):
-                lsd, mf = objective.parts(self.render(chunk, note))
+                lsd, mf = self._score(objective, chunk, note)
             renders += len(chunk)
             d = lsd + objective.mfcc_weight * mf
             for j in range(len(chunk)):
@@ -269,9 +275,17 @@ class Matcher:
         best.elapsed = time.perf_counter() - t0
         return best
 
+    def _score(self, objective: SpectralObjective, pop: np.ndarray, note: Note):
+        if self._pool is None or len(pop) < 2:
+            return objective.parts(self.render(pop, note))
+        # The synth's kernels and torch release the GIL: threads render and score side by side.
+        parts = np.array_split(pop, self.threads)
+        done = list(self._pool.map(lambda p: objective.parts(self.render(p, note)), parts))
+        return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
+
     def _evaluate(self, objective: SpectralObjective, pop: np.ndarray, note: Note, clock):
         with clock.timing(len(pop)):
-            lsd, mf = objective.parts(self.render(pop, note))
+            lsd, mf = self._score(objective, pop, note)
         return lsd + objective.mfcc_weight * mf, lsd, mf
 
     def _search(self, objective, note, clock, check, offer, rng, get_best, renders) -> int:
