@@ -65,6 +65,10 @@ def test_dexed_model_serves_dials_presets_and_morphs_without_the_plugin(server, 
     assert len(c.until("/flowsynth/1/params")) == 144
     c.send("/flowsynth/1/preset", *[float(x) for x in params])
     assert len(c.until("/flowsynth/1/latent")) == 610
+    t = np.arange(22050) / 22050
+    sf.write(tmp_path / "hum.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 22050)
+    c.send("/flowsynth/1/sketch", str(tmp_path / "hum.wav"))  # answered without renders
+    assert len(c.until("/flowsynth/1/params", timeout=120)) == 144
     c.send("/flowsynth/1/render", str(tmp_path / "x.wav"))
     slot, code, message = c.until("/flowsynth/error", timeout=120)
     assert slot == 1 and "Dexed" in message and "FLOWSYNTH_DEXED" in message, message
