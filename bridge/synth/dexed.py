@@ -9,7 +9,8 @@ from the plugin. A preset's normalized values are Dexed's own host values, so th
 ``/flowsynth/S/params`` go to the plugin (or Live's automation) unchanged.
 
 Rendering. One plugin instance per process, loaded again at the start of every dataset shard
-(:meth:`DexedSynth.restart`), and reset before every preset (pedalboard's ``reset=True``):
+(:meth:`DexedSynth.restart`), and reset before every preset (pedalboard's ``reset=True``,
+which re-creates an instrument and plays a warm-up note, see ``INIT_TIMEOUT_S``):
 Dexed keeps released voices sounding and oscillator phases running from one call to the next,
 and with ``reset=False`` a preset rendered after other ones differed from its first render
 for 40 of 40 cartridge voices, also after MIDI all-notes-off and all-sound-off, a mono/poly
