@@ -339,6 +339,8 @@ def _train_and_score(
         "train_minutes": model.info.get("train_minutes"),
         "model": rows[model.cfg.kind],
         "mean_preset": rows["mean_preset"],
+        "nearest_1": rows["nearest_1"],
+        "nearest_5_mean": rows["nearest_5_mean"],
     }
     if ood is not None:
         result["out_of_domain"] = {
@@ -367,8 +369,9 @@ def _across_folds(values: list[float]) -> dict[str, float]:
 
 def aggregate(folds: list[dict]) -> dict:
     """Mean and standard deviation across folds of each fold's mean."""
-    out: dict = {"model": {}, "mean_preset": {}}
-    for part in ("model", "mean_preset"):
+    parts = [p for p in ("model", "mean_preset", "nearest_1", "nearest_5_mean") if p in folds[0]]
+    out: dict = {p: {} for p in parts}
+    for part in parts:
         for key in folds[0][part]:
             out[part][key] = _across_folds([f[part][key]["mean"] for f in folds])
     if "out_of_domain" in folds[0]:
@@ -610,7 +613,7 @@ def render_report(results_dir: Path = RESULTS_DIR) -> str:
     lines += [f"  - `{d}`: `{c}`" for d, c in sorted(datasets.items())]
     lines.append("")
     if e:
-        lines += _esling_section(e)
+        lines += _esling_section(e, _load("baselines", results_dir))
     if enc:
         lines += _encodings_section(enc)
     if notes:
@@ -641,8 +644,10 @@ def render_report(results_dir: Path = RESULTS_DIR) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _esling_section(e: dict) -> list[str]:
+def _esling_section(e: dict, base: dict | None = None) -> list[str]:
     runs = e["runs"]
+    baselines = base["datasets"] if base else None
+    baselines_cmd = base["command"] if base else ""
     cols = [("num_mse", 1.0, 3), ("spectral_convergence", 1.0, 3), ("log_spectral_mae", 1.0, 3),
             ("mfcc_mae", 1.0, 2), ("cat_accuracy", 100.0, 1)]  # fmt: skip
     out = [
@@ -669,7 +674,16 @@ def _esling_section(e: dict) -> list[str]:
         r = runs[Run(dataset, "flow").key]
         cells = [_fmt(r["mean_preset"][k], sc, d) for k, sc, d in cols]
         out.append("| mean preset (no model) | " + " | ".join(cells) + " | 0 | 0 |")
+        near = r if "nearest_1" in r else (baselines or {}).get(dataset)
+        for part, label in (("nearest_1", "nearest training sound (no model)"),
+                            ("nearest_5_mean", "mean of the 5 nearest presets (no model)")):
+            if near and part in near:
+                cells = [_fmt(near[part][k], sc, d) for k, sc, d in cols]
+                out.append(f"| {label} | " + " | ".join(cells) + " | 0 | 0 |")
         out.append("")
+        if near is not None and near is not r:
+            out += [f"The nearest-neighbour rows come from `{baselines_cmd}` (the same folds "
+                    "and test presets, scored later).", ""]
         subset = dataset.split("-")[-1]
         if subset in PAPER_ESLING:
             p = PAPER_ESLING[subset]
@@ -919,6 +933,50 @@ def _discussion(e: dict | None, enc: dict | None, notes: dict | None) -> list[st
     return out
 
 
+BASELINE_DATASETS = ("subtractive-32", "subtractive-16", "fm")
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    """The simple baselines alone (no training): the mean preset, the nearest training sound
+    and the mean of the 5 nearest, on the same folds and test presets as `run` scores, for
+    tables measured before `run` recorded them."""
+    from tqdm import tqdm
+
+    from bridge.data.dataset import Dataset
+    from bridge.evaluate import baseline_presets, score_presets
+
+    size = SIZES[args.size]
+    work = Path(args.work)
+    t0 = time.time()
+    out: dict[str, dict] = {}
+    for name in tqdm(BASELINE_DATASETS, desc="datasets"):
+        ds = Dataset(ensure_dataset(name, size, work))
+        params, mels, _ = ds.load()
+        folds = []
+        for fold in range(size.folds):
+            split = fold_split(ds, size.folds, fold)
+            test = split["test"][: size.eval_limit]
+            preds = baseline_presets(ds, params, mels, test, split["train"], "numcat++")
+            folds.append(score_presets(ds, params, test, preds))
+        out[name] = {part: {k: _across_folds([f[part][k]["mean"] for f in folds])
+                            for k in folds[0][part]} for part in folds[0]}  # fmt: skip
+    write_result(
+        "reproduce_baselines",
+        {
+            "benchmark": "reproduce",
+            "table": "baselines",
+            "command": f"python benchmarks/reproduce.py baselines --size {args.size}",
+            "settings": {"size": args.size, "folds": size.folds, "eval_limit": size.eval_limit,
+                         "encoding": "numcat++"},
+            "machine": machine_info(),
+            "compute_minutes": round((time.time() - t0) / 60, 1),
+            "datasets": out,
+        },
+        Path(args.results) / "reproduce_baselines.json",
+    )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     text = render_report(Path(args.results))
     tmp = DOC.with_name(f".tmp-{DOC.name}")
@@ -947,6 +1005,12 @@ def main(argv: list[str] | None = None) -> int:
                    "folds nobody has claimed, write no tables")  # fmt: skip
     r.add_argument("--fresh", action="store_true", help="delete --work first")
     r.set_defaults(func=cmd_run)
+    b = sub.add_parser("baselines", help="score the nearest-neighbour and mean-preset "
+                       "baselines alone on run's folds (minutes)")
+    b.add_argument("--size", choices=SIZES, default="cpu")
+    b.add_argument("--work", default=str(ROOT / "runs" / "reproduce"))
+    b.add_argument("--results", default=str(RESULTS_DIR), help="where the JSON file goes")
+    b.set_defaults(func=cmd_baselines)
     rep = sub.add_parser("report", help="write docs/results.md from the JSON results")
     rep.add_argument("--results", default=str(RESULTS_DIR))
     rep.set_defaults(func=cmd_report)

@@ -77,6 +77,48 @@ def _render_metrics(
     return {k: np.mean([m[k] for m in per_note], axis=0) for k in per_note[0]}
 
 
+def baseline_presets(
+    ds: Dataset,
+    params: np.ndarray,
+    mels: np.ndarray,
+    idx: np.ndarray,
+    train_idx: np.ndarray,
+    encoding: str,
+) -> dict[str, np.ndarray]:
+    """What the simple baselines answer for the presets ``idx`` (learned values): the
+    training split's mean preset (the trivial one), the training preset whose log-mel is
+    nearest in L2 over every note channel (the strongest simple one), and the mean of the 5
+    nearest presets; means are taken in ``encoding`` and decoded, as a model's are."""
+    train_learn = ds.spec.restrict(ds.learn_spec, params[train_idx])
+    enc = ds.learn_spec.encode(train_learn, encoding)  # type: ignore[arg-type]
+    mean = ds.learn_spec.decode(enc.mean(0, keepdims=True), encoding)  # type: ignore[arg-type]
+    near = nearest_training(mels[idx], mels[train_idx], k=5)
+    return {
+        "mean_preset": np.repeat(mean, len(idx), 0),
+        "nearest_1": train_learn[near[:, 0]],
+        "nearest_5_mean": ds.learn_spec.decode(enc[near].mean(1), encoding),  # type: ignore[arg-type]
+    }
+
+
+def score_presets(
+    ds: Dataset, params: np.ndarray, idx: np.ndarray, preds: dict[str, np.ndarray]
+) -> dict[str, dict]:
+    """Summary rows for each named set of learned presets answering the presets ``idx``:
+    parameter errors, and audio errors between the renders of both."""
+    synth, sr = ds.synth(), ds.features.sample_rate
+    true_full = params[idx]
+    true_learn = ds.spec.restrict(ds.learn_spec, true_full)
+    rows: dict[str, dict] = {}
+    for name, pred in preds.items():
+        pred_full = ds.spec.expand(ds.learn_spec, pred)
+        per_item = {
+            **param_metrics(ds.learn_spec, None, true_learn, pred),
+            **_render_metrics(synth, ds.notes, sr, true_full, pred_full, desc=name),
+        }
+        rows[name] = summarize(per_item)
+    return rows
+
+
 def score(
     model: SavedModel,
     ds: Dataset,
@@ -86,42 +128,15 @@ def score(
     train_idx: np.ndarray,
     match_budget: float | None = None,
 ) -> tuple[dict[str, dict], np.ndarray]:
-    """Score a model on the presets ``idx`` of a loaded dataset, beside the mean preset of
-    ``train_idx`` and its nearest neighbours there (and the matcher at ``match_budget``
-    seconds a sound, when given); returns the summary rows and the inferred learned
-    parameters."""
-    synth, sr = ds.synth(), ds.features.sample_rate
-    true_full = params[idx]
-    true_learn = ds.spec.restrict(ds.learn_spec, true_full)
+    """Score a model on the presets ``idx`` of a loaded dataset, beside the baselines of
+    :func:`baseline_presets` (and the matcher at ``match_budget`` seconds a sound, when
+    given); returns the summary rows and the inferred learned parameters."""
     pred_learn = infer_learned(model, mels[idx])
-    # The trivial baseline: one preset for everything, the training split's mean (decoded).
-    train_learn = ds.spec.restrict(ds.learn_spec, params[train_idx])
-    enc = ds.learn_spec.encode(train_learn, model.cfg.encoding)  # type: ignore[arg-type]
-    mean_learn = np.repeat(model.mean_preset(enc)[None], len(idx), 0)
-    # The strongest simple baselines: the training sound nearest in log-mel (L2 over every
-    # note channel), and the mean of the 5 nearest presets (decoded as the mean preset is).
-    near = nearest_training(mels[idx], mels[train_idx], k=5)
-    nn1_learn = train_learn[near[:, 0]]
-    enc5 = enc[near]  # [B, 5, D]
-    nn5_learn = model.decode_params(enc5.mean(1))
-    rows: dict[str, dict] = {}
-    baselines = (
-        (model.cfg.kind, pred_learn),
-        ("mean_preset", mean_learn),
-        ("nearest_1", nn1_learn),
-        ("nearest_5_mean", nn5_learn),
-    )
+    preds = {model.cfg.kind: pred_learn,
+             **baseline_presets(ds, params, mels, idx, train_idx, model.cfg.encoding)}
     if match_budget is not None:
-        baselines += ((f"matcher_{match_budget:g}s", _match_all(model, ds, params[idx],
-                                                              match_budget)),)
-    for name, pred in baselines:
-        pred_full = ds.spec.expand(ds.learn_spec, pred)
-        per_item = {
-            **param_metrics(ds.learn_spec, None, true_learn, pred),
-            **_render_metrics(synth, ds.notes, sr, true_full, pred_full, desc=name),
-        }
-        rows[name] = summarize(per_item)
-    return rows, pred_learn
+        preds[f"matcher_{match_budget:g}s"] = _match_all(model, ds, params[idx], match_budget)
+    return score_presets(ds, params, idx, preds), pred_learn
 
 
 def _match_all(model: SavedModel, ds: Dataset, presets: np.ndarray, budget: float) -> np.ndarray:
