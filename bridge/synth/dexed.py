@@ -42,6 +42,7 @@ import numpy as np
 from bridge.synth.base import PAPER_NOTE, Note, Synth
 from bridge.synth.dx7 import VOICE_MAX, VOICE_NAMES, Voice, read_cartridges
 from bridge.synth.spec import Param, ParamSpec, SpecError
+from bridge.synth.vst3 import render_notes
 
 NAME = "dexed"
 ENV_VAR = "FLOWSYNTH_DEXED"
@@ -274,22 +275,8 @@ class DexedSynth(Synth):
     ) -> np.ndarray:
         """[B, N] normalized presets -> [B, T] float32 mono, T = duration * sample_rate."""
         norm = self.spec.quantize(self.spec.check_norm(presets))
-        n = int(round(note.duration * sample_rate))
-        midi = [(bytes([0x90, note.pitch, note.velocity]), 0.0),
-                (bytes([0x80, note.pitch, 0]), float(note.held))]
-        out = np.zeros((len(norm), n), dtype=np.float32)
         self._rendered_since_load = True
-        for b, preset in enumerate(norm):
-            self.set_preset(preset)
-            # reset=True: released voices and running phases must not reach the next preset.
-            audio = np.asarray(self.plugin(
-                midi, duration=float(note.duration), sample_rate=float(sample_rate),
-                num_channels=2, buffer_size=BUFFER_SIZE, reset=True,
-            ), dtype=np.float32)
-            mono = audio.mean(axis=0) if audio.ndim == 2 else audio
-            m = min(n, mono.shape[-1])
-            out[b, :m] = np.nan_to_num(mono[:m], nan=0.0, posinf=0.0, neginf=0.0)
-        return out
+        return render_notes(self.plugin, self.set_preset, norm, note, sample_rate, BUFFER_SIZE)
 
     # --- presets from cartridges -----------------------------------------------------------
     def use_presets_from(self, folder: str | os.PathLike) -> None:

@@ -113,6 +113,30 @@ class PluginPlan:
     pins: dict = field(default_factory=dict)
 
 
+def render_notes(plugin: Any, set_preset, norm: np.ndarray, note: Note, sample_rate: int,
+                 buffer_size: int) -> np.ndarray:
+    """[B, N] snapped presets -> [B, T] float32 mono renders of one note through a plugin,
+    each preset set by ``set_preset`` and played from a reset instance (released voices and
+    running phases must not reach the next preset)."""
+    n = int(round(note.duration * sample_rate))
+    midi = [
+        (bytes([0x90, note.pitch, note.velocity]), 0.0),
+        (bytes([0x80, note.pitch, 0]), float(note.held)),
+    ]
+    out = np.zeros((len(norm), n), dtype=np.float32)
+    for b, preset in enumerate(norm):
+        set_preset(preset)
+        audio = np.asarray(plugin(
+            midi, duration=float(note.duration), sample_rate=float(sample_rate),
+            num_channels=2, buffer_size=buffer_size, reset=True,
+        ), dtype=np.float32)
+        mono = audio.mean(axis=0) if audio.ndim == 2 else audio
+        m = min(n, mono.shape[-1])
+        # A plugin that blows up must not poison a dataset with NaN.
+        out[b, :m] = np.nan_to_num(mono[:m], nan=0.0, posinf=0.0, neginf=0.0)
+    return out
+
+
 def skip_reason(d: Mapping[str, Any]) -> str | None:
     """Why a described parameter is not learned (the rule in the module doc), or None."""
     name = str(d.get("name", "")).strip()
@@ -572,20 +596,5 @@ class VST3Synth(Synth):
     ) -> np.ndarray:
         """[B, N] normalized presets -> [B, T] float32 mono, T = duration * sample_rate."""
         norm = self.spec.quantize(self.spec.check_norm(presets))
-        n = int(round(note.duration * sample_rate))
-        midi = [
-            (bytes([0x90, note.pitch, note.velocity]), 0.0),
-            (bytes([0x80, note.pitch, 0]), float(note.held)),
-        ]
-        out = np.zeros((len(norm), n), dtype=np.float32)
-        for b, preset in enumerate(norm):
-            self.set_preset(preset)
-            audio = np.asarray(self.plugin(
-                midi, duration=float(note.duration), sample_rate=float(sample_rate),
-                num_channels=2, buffer_size=RENDER_BUFFER_SIZE, reset=True,
-            ), dtype=np.float32)
-            mono = audio.mean(axis=0) if audio.ndim == 2 else audio
-            m = min(n, mono.shape[-1])
-            # A plugin that blows up must not poison a dataset with NaN.
-            out[b, :m] = np.nan_to_num(mono[:m], nan=0.0, posinf=0.0, neginf=0.0)
-        return out
+        return render_notes(self.plugin, self.set_preset, norm, note, sample_rate,
+                            RENDER_BUFFER_SIZE)
