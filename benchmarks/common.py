@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import sys
 from pathlib import Path
@@ -39,6 +40,15 @@ def machine_info() -> dict:
     if hasattr(os, "sched_getaffinity"):
         info["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     return info
+
+
+def rss_kb(pid: int) -> int:
+    """Another process's resident memory in kB (Linux), -1 where it cannot be read."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s*(\d+)", text).group(1))
+    except (OSError, AttributeError):
+        return -1
 
 
 def peak_rss_mb() -> float:

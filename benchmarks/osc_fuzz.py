@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_info, write_result  # noqa: E402
+from benchmarks.common import machine_info, rss_kb, write_result  # noqa: E402
 from bridge.server import osc_parse  # noqa: E402
 from bridge.server.osc_server import encode  # noqa: E402
 from tests.server_model import make_model  # noqa: E402
@@ -59,14 +59,6 @@ def start_server(reply_port: int, tmp: str) -> tuple[subprocess.Popen, int]:
     if port is None:
         raise RuntimeError("the server did not start")
     return proc, port
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s*(\d+)", text).group(1))
-    except (OSError, AttributeError):
-        return -1
 
 
 class Probe:

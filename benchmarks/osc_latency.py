@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_info, write_result  # noqa: E402
+from benchmarks.common import machine_info, rss_kb, write_result  # noqa: E402
 from bridge.server.osc_server import encode  # noqa: E402
 
 K = 1024
@@ -219,14 +219,6 @@ def match(sends: np.ndarray, replies, table, rate, lo: int = 0, hi: int | None =
                    p99_ms=round(float(np.percentile(lat_ms, 99)), 3),
                    max_ms=round(float(lat_ms.max()), 3), mean_ms=round(float(lat_ms.mean()), 3))
     return out
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s*(\d+)", text).group(1))
-    except (OSError, AttributeError):
-        return -1
 
 
 def sched(pid: int) -> tuple[float, float, int]:
