@@ -38,7 +38,7 @@ from common import machine_info, write_result  # noqa: E402
 from bridge.audio.io import load_audio  # noqa: E402
 from bridge.audio.metrics import audio_metrics  # noqa: E402
 from bridge.data.dataset import Dataset  # noqa: E402
-from bridge.evaluate import infer_learned, nearest_training  # noqa: E402
+from bridge.evaluate import infer_learned, nearest_presets  # noqa: E402
 from bridge.matching.objective import MFCC_WEIGHT  # noqa: E402
 from bridge.models.registry import shipped_model_path  # noqa: E402
 from bridge.models.saved import SavedModel  # noqa: E402
@@ -83,7 +83,7 @@ def run_matcher(model_path: Path, targets: np.ndarray, budgets: list[float], wor
     return [res[i] for i in range(len(targets))]
 
 
-def score_presets(model: SavedModel, synth, targets: np.ndarray, learned: np.ndarray,
+def audio_scores(model: SavedModel, synth, targets: np.ndarray, learned: np.ndarray,
                   notes: list[int]) -> dict[str, np.ndarray]:
     base = model.notes[0]
     full = model.full_presets(learned)
@@ -110,21 +110,20 @@ def stats(per: dict[str, np.ndarray], ref: dict[str, np.ndarray] | None) -> dict
     return out
 
 
-def evaluate_set(model, synth, train_mels, train_learn, enc_train, targets, model_path,
+def evaluate_set(model, synth, train_mels, train_learn, targets, model_path,
                  budgets, workers) -> tuple[dict, dict]:
     notes0 = [model.notes[0].pitch] * len(targets)
     mels = model.audio_features(targets)
     pred = {"model": infer_learned(model, mels)}
-    near = nearest_training(mels, train_mels, k=5)
-    pred["nearest_1"] = train_learn[near[:, 0]]
-    pred["nearest_5_mean"] = model.decode_params(enc_train[near].mean(1))
-    scored = {k: score_presets(model, synth, targets, v, notes0) for k, v in pred.items()}
+    pred.update(nearest_presets(mels, train_mels, train_learn, model.learn_spec,
+                                model.cfg.encoding))
+    scored = {k: audio_scores(model, synth, targets, v, notes0) for k, v in pred.items()}
     runs = run_matcher(model_path, targets, budgets, workers)
     timing = {}
     for j, b in enumerate(budgets):
         learned = np.stack([r[j]["learned"] for r in runs])
         notes = [r[j]["note"] for r in runs]
-        scored[f"matcher_{b:g}s"] = score_presets(model, synth, targets, learned, notes)
+        scored[f"matcher_{b:g}s"] = audio_scores(model, synth, targets, learned, notes)
         first = np.array([r[j]["first"] for r in runs]) * 1e3
         final = np.array([r[j]["final"] for r in runs])
         timing[f"matcher_{b:g}s"] = {
@@ -282,8 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     train = ds.split(seed=int(model.info.get("split_seed", 0)))["train"]
     train_mels = mels[train].astype(np.float32)
     train_learn = ds.spec.restrict(ds.learn_spec, params[train])
-    enc_train = ds.learn_spec.encode(train_learn, model.cfg.encoding)
-    common = (model, synth, train_mels, train_learn, enc_train)
+    common = (model, synth, train_mels, train_learn)
 
     targets, _ = heldout_targets(args.heldout, args.presets, args.seed, model, synth)
     timing_server = (server_timing(args.model, targets, model.features.sample_rate,

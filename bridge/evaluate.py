@@ -29,6 +29,7 @@ from bridge.data.dataset import Dataset, sha256_file
 from bridge.matching.pitch import Pitch
 from bridge.models.saved import SavedModel
 from bridge.synth.registry import get_synth
+from bridge.synth.spec import ParamSpec
 
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 COLUMNS = [
@@ -92,11 +93,27 @@ def baseline_presets(
     train_learn = ds.spec.restrict(ds.learn_spec, params[train_idx])
     enc = ds.learn_spec.encode(train_learn, encoding)  # type: ignore[arg-type]
     mean = ds.learn_spec.decode(enc.mean(0, keepdims=True), encoding)  # type: ignore[arg-type]
-    near = nearest_training(mels[idx], mels[train_idx], k=5)
     return {
         "mean_preset": np.repeat(mean, len(idx), 0),
+        **nearest_presets(mels[idx], mels[train_idx], train_learn, ds.learn_spec, encoding),
+    }
+
+
+def nearest_presets(
+    query_mels: np.ndarray,
+    train_mels: np.ndarray,
+    train_learn: np.ndarray,
+    learn_spec: ParamSpec,
+    encoding: str,
+) -> dict[str, np.ndarray]:
+    """The nearest-neighbour baselines for any queries: the training preset whose log-mel is
+    nearest in L2 (``nearest_1``) and the mean of the 5 nearest in ``encoding``, decoded
+    (``nearest_5_mean``)."""
+    near = nearest_training(query_mels, train_mels, k=5)
+    enc = learn_spec.encode(train_learn, encoding)  # type: ignore[arg-type]
+    return {
         "nearest_1": train_learn[near[:, 0]],
-        "nearest_5_mean": ds.learn_spec.decode(enc[near].mean(1), encoding),  # type: ignore[arg-type]
+        "nearest_5_mean": learn_spec.decode(enc[near].mean(1), encoding),  # type: ignore[arg-type]
     }
 
 
