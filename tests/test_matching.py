@@ -229,7 +229,7 @@ def server(tmp_path):
     srv.load_slot(1, "subtractive")
     srv.start()
     srv.wait_idle()
-    srv.matching.prepare(shipped_model_path())  # what the load began: wait for it here
+    srv.matching.prepare(shipped_model_path(), wait=True)  # what the load began
     yield srv, tmp_path
     default.close()
     srv.stop()

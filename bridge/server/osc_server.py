@@ -850,17 +850,11 @@ class OSCServer:
         return model
 
     def _prepare_matching(self, path) -> None:
-        """Load the model in the match process ahead of its first sketch, on the worker."""
-        def job() -> None:
-            try:
-                self.matching.prepare(path)
-            except Exception as e:  # the sketch will say so; the model still serves dials
-                log.warning("sketch matching for %s is not ready: %s", path, e)
-
+        """Have the match process load the model ahead of its first sketch (not waited for)."""
         try:
-            self.work.submit(job)
-        except v.RequestError:
-            pass  # a full queue: the first sketch prepares it
+            self.matching.prepare(path)
+        except Exception as e:  # the sketch will say so; the model still serves dials
+            log.warning("sketch matching for %s is not ready: %s", path, e)
 
     def _known_name(self, target: str) -> None:
         """A bare name must be one /flowsynth/models lists: never a file in the server's

@@ -120,19 +120,23 @@ class MatchProcess:
         child.close()
         self._conn = parent
 
-    def prepare(self, path: str | os.PathLike) -> None:
-        """Load the model at ``path`` in the child (and its synth, and warm both up)."""
+    def prepare(self, path: str | os.PathLike, wait: bool = False) -> None:
+        """Have the child load the model at ``path`` (and its synth, and warm both up) ahead
+        of its first sketch. Without ``wait`` this only queues the request: a load must not
+        hold the worker (renders, other loads) for the seconds the child takes."""
         with self._lock:
             self._ensure()
             self._conn.send(("prepare", str(path)))
-            self._expect_ready()
-
-    def _expect_ready(self) -> None:
-        if not self._conn.poll(START_TIMEOUT_S):
-            raise MatchError("the match process did not answer in time")
-        msg = self._conn.recv()
-        if msg[0] == "error":
-            raise MatchError(msg[1])
+            while wait:
+                if not self._conn.poll(START_TIMEOUT_S):
+                    raise MatchError("the match process did not answer in time")
+                msg = self._conn.recv()
+                if msg[0] == "ready" and msg[1] == str(path):
+                    return
+                if msg[0] == "prepare_error":
+                    _log_prepare_error(msg)
+                    if msg[1] == str(path):
+                        raise MatchError(msg[2])
 
     def match(self, path: str | os.PathLike, audio: np.ndarray, budget: float,
               cancel: threading.Event, on_pitch: Callable, on_improve: Callable) -> np.ndarray:
@@ -162,6 +166,9 @@ class MatchProcess:
                     raise MatchCancelled()
                 elif kind == "error":
                     raise MatchError(msg[1])
+                elif kind == "prepare_error":
+                    _log_prepare_error(msg)
+                # "ready": a prepare that was not waited for has finished
 
     def close(self) -> None:
         with self._lock:
@@ -177,6 +184,10 @@ class MatchProcess:
                 self._proc.join(2.0)
             self._conn.close()
             self._proc = None
+
+
+def _log_prepare_error(msg: tuple) -> None:
+    log.warning("sketch matching for %s is not ready: %s", msg[1], msg[2])
 
 
 def _child_main(conn, cancel) -> None:
@@ -221,8 +232,12 @@ def _child_main(conn, cancel) -> None:
             return
         try:
             if kind == "prepare":
-                get(msg[1])
-                conn.send(("ready",))
+                try:
+                    get(msg[1])
+                except Exception as e:
+                    conn.send(("prepare_error", msg[1], f"{type(e).__name__}: {e}"[:300]))
+                else:
+                    conn.send(("ready", msg[1]))
             elif kind == "match":
                 _, path, audio, budget = msg
                 matcher = get(path)
