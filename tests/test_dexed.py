@@ -8,6 +8,7 @@ cartridge tests need only its cartridges.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from bridge.synth.dx7 import (
     read_cartridges,
     unpack_voice,
 )
+from bridge.synth.vst3 import on_plugin_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "plugins" / "dexed"
@@ -36,6 +38,15 @@ NODE = shutil.which("node")
 
 needs_carts = pytest.mark.skipif(not CARTS.is_dir(), reason=f"no Dexed cartridges at {CARTS}")
 needs_dexed = pytest.mark.skipif(not PLUGIN.exists(), reason=f"no Dexed plugin at {PLUGIN}")
+
+
+def plugin_thread(test):
+    """Run a test's body on the plugin thread, where every plugin of the process lives and
+    Dexed updates its parameter texts."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return on_plugin_thread(test, *args, **kwargs)
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +138,7 @@ def _plugin_values(plugin) -> list[int]:
 
 @needs_dexed
 @needs_carts
+@plugin_thread
 def test_decoding_equals_dexeds_own_unpacking() -> None:
     # A new instance plays voice 1 of Dexed's built-in cartridge, unpacked by Dexed itself
     # (the one voice pedalboard lets Dexed unpack: SysEx and program changes never reach it).
@@ -137,6 +149,7 @@ def test_decoding_equals_dexeds_own_unpacking() -> None:
 @needs_dexed
 @needs_carts
 @pytest.mark.parametrize("cart", ["Dexed_01.syx", "SynprezFM_07.syx", "SynprezFM_32.syx"])
+@plugin_thread
 def test_voice_names_are_the_ones_dexed_reads(cart: str) -> None:
     # With the cartridge in its state, Dexed's program menu lists the names it decoded.
     plugin = dx.load_plugin(PLUGIN)
@@ -152,6 +165,7 @@ def test_voice_names_are_the_ones_dexed_reads(cart: str) -> None:
 
 @needs_dexed
 @needs_carts
+@plugin_thread
 def test_vstpreset_load_reads_back_the_decoded_values(tmp_path: Path) -> None:
     # The decoded voice saved as Dexed's own .vstpreset, loaded by the plugin: every
     # parameter reads back as the normalized value decoding gave (Dexed's step k / largest).
@@ -186,6 +200,7 @@ def test_spec_is_pinned_with_the_plugins_names_and_texts(synth) -> None:
 
 
 @needs_dexed
+@plugin_thread
 def test_params_values_set_the_plugin_to_the_intended_values(synth) -> None:
     # What /params carries (normalized values, as Live's automation takes them) goes into
     # Dexed unchanged, and Dexed then shows the value the spec says the preset means.

@@ -42,7 +42,7 @@ import numpy as np
 from bridge.synth.base import PAPER_NOTE, Note, Synth
 from bridge.synth.dx7 import VOICE_MAX, VOICE_NAMES, Voice, read_cartridges
 from bridge.synth.spec import Param, ParamSpec, SpecError
-from bridge.synth.vst3 import render_notes
+from bridge.synth.vst3 import on_plugin_thread, render_notes
 
 NAME = "dexed"
 ENV_VAR = "FLOWSYNTH_DEXED"
@@ -158,7 +158,8 @@ def load_plugin(path: Path) -> Any:
 
     _private_xdg()
     try:
-        plugin = pedalboard.load_plugin(str(path), initialization_timeout=INIT_TIMEOUT_S)
+        plugin = on_plugin_thread(pedalboard.load_plugin, str(path),
+                                  initialization_timeout=INIT_TIMEOUT_S)
     except (RuntimeError, ImportError) as e:
         raise DexedNotFound(f"could not load {path} ({e}); is it a Dexed VST3 build for "
                             "this system?") from e
@@ -239,6 +240,11 @@ class DexedSynth(Synth):
         self._config = load_config()
         self._voices: list[Voice] | None = None
         self._rendered_since_load = False
+        on_plugin_thread(self._open)
+
+    def _open(self) -> None:
+        # On the plugin thread: Dexed updates a parameter's text there, so build_spec reads
+        # stale texts from any other thread.
         self.plugin = load_plugin(self.path)
         self.spec = build_spec(self.plugin, self._config)
         self._bind()
@@ -257,9 +263,12 @@ class DexedSynth(Synth):
     def restart(self) -> None:
         """A fresh instance (its free-running LFO back at its start) unless this one is unused."""
         if self._rendered_since_load:
-            self.plugin = load_plugin(self.path)
-            self._bind()
-            self._rendered_since_load = False
+            on_plugin_thread(self._reload)
+
+    def _reload(self) -> None:
+        self.plugin = load_plugin(self.path)
+        self._bind()
+        self._rendered_since_load = False
 
     def set_preset(self, preset: Sequence[float]) -> None:
         """Fixed values, then one normalized preset [N], into the plugin's parameters."""

@@ -10,7 +10,7 @@ description dict (:func:`describe_parameters`); everything after that is the pur
 ``boolean``     True for on/off switches
 ``values``      the display text of each step of a discrete parameter, in raw-value order
 ``range_text``  display texts at raw values 0, 0.5 and 1 (continuous parameters)
-``default``     the plugin's default raw value in [0, 1]
+``default``     the raw value in [0, 1] a freshly loaded instance holds
 ``automatable`` False for parameters a host must not automate; ``meta`` True for macros
 
 Kinds. A boolean, or a discrete parameter whose step texts are not all plain numbers (with
@@ -58,8 +58,10 @@ import json
 import math
 import os
 import re
+import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,11 +115,37 @@ class PluginPlan:
     pins: dict = field(default_factory=dict)
 
 
+# JUCE lets only the thread that first made a plugin (its message thread) make another, and
+# pedalboard's reset=True re-makes some plugins before each render. Which thread asks first
+# differs (the server's worker, a test's main thread), so every load and render of this
+# process runs on one thread of its own; so does reading parameter texts, which the plugin
+# updates on that thread.
+_plugin_thread: ThreadPoolExecutor | None = None
+_plugin_thread_lock = threading.Lock()
+
+
+def on_plugin_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on the process's plugin thread (at once if already on it)."""
+    global _plugin_thread
+    if threading.current_thread().name.startswith("flowsynth-plugin"):
+        return fn(*args, **kwargs)
+    with _plugin_thread_lock:
+        if _plugin_thread is None:
+            _plugin_thread = ThreadPoolExecutor(1, thread_name_prefix="flowsynth-plugin")
+    return _plugin_thread.submit(fn, *args, **kwargs).result()
+
+
 def render_notes(plugin: Any, set_preset, norm: np.ndarray, note: Note, sample_rate: int,
                  buffer_size: int) -> np.ndarray:
     """[B, N] snapped presets -> [B, T] float32 mono renders of one note through a plugin,
     each preset set by ``set_preset`` and played from a reset instance (released voices and
     running phases must not reach the next preset)."""
+    return on_plugin_thread(_render_notes, plugin, set_preset, norm, note, sample_rate,
+                            buffer_size)
+
+
+def _render_notes(plugin: Any, set_preset, norm: np.ndarray, note: Note, sample_rate: int,
+                  buffer_size: int) -> np.ndarray:
     n = int(round(note.duration * sample_rate))
     midi = [
         (bytes([0x90, note.pitch, note.velocity]), 0.0),
@@ -431,6 +459,10 @@ def describe_parameters(plugin: Any) -> list[dict]:
     """Description dicts (see the module doc) of a loaded pedalboard plugin's parameters."""
     out = []
     for p in plugin.parameters.values():
+        # The value a fresh instance holds is what a user hears on inserting the plugin; some
+        # plugins (Dexed) report 0 as every parameter's default_raw_value. Read before
+        # _text_reader, which may move the value.
+        initial = float(p.raw_value)
         steps = int(p.num_steps) if p.is_discrete else 0
         text = _text_reader(p)
         values = []
@@ -444,7 +476,7 @@ def describe_parameters(plugin: Any) -> list[dict]:
             "steps": steps,
             "values": values,
             "range_text": [text(0.0), text(0.5), text(1.0)],
-            "default": float(p.default_raw_value),
+            "default": initial,
             "automatable": bool(getattr(p, "is_automatable", True)),
             "meta": bool(getattr(p, "is_meta_parameter", False)),
         })
@@ -473,7 +505,7 @@ def _load_plugin(path: Path, plugin_name: str | None) -> Any:
     import pedalboard
 
     try:
-        return pedalboard.load_plugin(str(path), plugin_name=plugin_name)
+        return on_plugin_thread(pedalboard.load_plugin, str(path), plugin_name=plugin_name)
     except RuntimeError as e:
         if "plugin_name" in str(e) or "more than one" in str(e).lower():
             try:
@@ -542,7 +574,9 @@ class VST3Synth(Synth):
         if plugin_name is not None and not isinstance(plugin_name, str):
             raise VST3Error(f"{source}: plugin_name must be a string")
         self._path = str(p)
-        self._setup(_load_plugin(p, plugin_name), f"vst3:{p}", cfg, source=source, text=text)
+        # Parameter texts are read on the thread the plugin lives on (on_plugin_thread).
+        on_plugin_thread(lambda: self._setup(_load_plugin(p, plugin_name), f"vst3:{p}", cfg,
+                                             source=source, text=text))
         self.name = synth_identifier(p, self.plan.pins)
 
     @classmethod
