@@ -55,15 +55,11 @@ class ExportResult:
 def bundle_metadata(model: SavedModel, name: str) -> dict:
     """The facts a host needs without Python: embedded in model.ts and written as the sidecar."""
     from bridge import __version__
-    from bridge.models.macros import dial_to_latent
-
     m = model.macros
     assert m is not None
     learn = model.learn_spec
     n_samples = int(round(model.notes[0].duration * model.features.sample_rate))
-    lo = dial_to_latent(m, np.zeros((1, len(m.dims))))[0]
-    hi = dial_to_latent(m, np.ones((1, len(m.dims))))[0]
-    d, n, k = model.latent_dim, len(learn), len(m.dims)
+    d, n, k = model.latent_dim, len(learn), m.n
     e = learn.encoded_size(model.cfg.encoding)  # type: ignore[arg-type]
     return {
         "format": FORMAT,
@@ -79,16 +75,9 @@ def bundle_metadata(model: SavedModel, name: str) -> dict:
         "param_names": learn.names,
         "params": [{**p.to_dict(), "default_norm": p.default_norm} for p in learn.params],
         "spec": model.spec.to_dict(),
-        "macros": {
-            "names": list(m.names),
-            "dims": list(m.dims),
-            "center": list(m.center),
-            "scale": list(m.scale),
-            "origin": list(m.origin),
-            "eps": m.eps,
-            # Latent values a dial reaches at 0 and at 1: z = center + scale * ndtri(...).
-            "latent_range": [[float(a), float(b)] for a, b in zip(lo, hi, strict=True)],
-        },
+        # Dial k's coordinate of z is dual[k] . (z - origin); dial u stands for
+        # low + (high - low) u along basis[k]; origin is the start point.
+        "macros": m.to_dict(),
         "features": model.features.to_dict(),
         "sample_rate": model.features.sample_rate,
         "n_samples": n_samples,

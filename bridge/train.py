@@ -264,7 +264,11 @@ def train(
         model.mean_preset(data.v[data.split["train"]].numpy()).round(6).tolist()
     )
     if cfg.kind == "flow":
-        model.macros = define_macros(model, data.x[data.split["train"]], ds.tag_names)
+        tr = data.split["train"]
+        _, _, tags = ds.load()
+        descriptors = {n: tags[n][tr] for n in ds.descriptor_names}
+        model.macros = define_macros(model, data.x[tr], data.v[tr], render=_renderer(ds),
+                                     descriptors=descriptors)
     # The matcher's retrieval index of the training sounds travels inside the model file.
     train_idx = data.split["train"]
     mels_db = data.x[train_idx].numpy() * data.norm["std"] + data.norm["mean"]
@@ -272,3 +276,21 @@ def train(
     model.extras.update(RetrievalIndex.build(mels_db, learned).to_tensors())
     model.save(out / MODEL)
     return model
+
+
+def _renderer(ds: Dataset):
+    """Learned presets -> audio of the dataset's first note, for choosing the dials; None when
+    the dataset's synth cannot be built here (a plugin that is not installed): the dials are
+    then chosen without listening."""
+    try:
+        synth = ds.synth()
+    except (ValueError, OSError) as e:
+        tqdm.write(f"dials chosen without rendering: {e}")
+        return None
+    note = ds.notes[0]
+
+    def render(learned: np.ndarray) -> np.ndarray:
+        full = ds.spec.expand(ds.learn_spec, learned)
+        return synth.render(full, note, ds.features.sample_rate)
+
+    return render

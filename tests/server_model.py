@@ -33,6 +33,8 @@ class AffineModel:
         self.c = (0.1 * rng.standard_normal(n_params)).astype(np.float64)
         self.W_pinv = np.linalg.pinv(self.W)
         self.P = (0.5 * rng.standard_normal((latent_dim, 4))).astype(np.float64)
+        # Off zero, so that a slot starting at z = 0 instead of here shows.
+        self.start = (0.25 * rng.standard_normal((1, latent_dim))).astype(np.float32)
         self.name = name
         self.synth_name = f"sine{n_params}"
         self.param_names = [f"p{k}" for k in range(n_params)]
@@ -59,6 +61,9 @@ class AffineModel:
 
     def latent_from_audio(self, audio: np.ndarray) -> np.ndarray:
         return (audio_features(audio, self.sample_rate) @ self.P.T).astype(np.float32)
+
+    def center(self) -> np.ndarray:
+        return self.start.copy()
 
 
 def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:

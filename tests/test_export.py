@@ -94,7 +94,8 @@ def test_bundle_files_and_sidecar(tiny_bundle, tiny_model):
     assert meta["format"] == "flowsynth-bundle"
     assert meta["param_names"] == tiny_model.learn_spec.names
     assert meta["macros"]["names"] == tiny_model.macros.names
-    assert len(meta["macros"]["latent_range"]) == len(meta["macros"]["names"])
+    assert meta["macros"] == tiny_model.macros.to_dict()
+    assert len(meta["macros"]["basis"]) == len(meta["macros"]["names"])
     assert meta["features"] == tiny_model.features.to_dict()
     checks = meta["checks"]
     assert checks["batch_sizes"] == list(BATCH_SIZES)
@@ -216,7 +217,7 @@ def test_nn_tilde_file_keeps_the_contract(tiny_bundle, tiny_model):
     methods = m.get_methods()
     assert methods == ["decode", "decode_latent", "forward"] and m.get_attributes() == []
     d, n = tiny_model.latent_dim, len(tiny_model.learn_spec)
-    k = len(tiny_model.macros.dims)
+    k = tiny_model.macros.n
     expected = {"decode": [k, 64, n, 64], "decode_latent": [d, 64, n, 64],
                 "forward": [k, 64, n, 64]}
     for name in methods:

@@ -8,7 +8,7 @@ import torch
 
 from bridge.models.configs import ModelConfig, get_config
 from bridge.models.flowsynth import FlowSynth, mmd_imq
-from bridge.models.macros import define_macros, dial_to_latent, latent_to_dial, param_motion
+from bridge.models.macros import DialMaths, define_macros
 from bridge.models.param_loss import ParamLoss
 from bridge.models.saved import Macros, ModelFileError, SavedModel, build_net
 from bridge.synth import get_synth
@@ -110,11 +110,42 @@ def test_disentangling_prior_pulls_tagged_dimensions_apart():
 
 
 def test_dials_map_to_latent_and_back():
-    m = Macros([0, 3], ["a", "b"], [0.5, -1.0], [2.0, 0.3], [0.0] * 5)
-    u = np.random.default_rng(0).random((20, 2))
-    np.testing.assert_allclose(latent_to_dial(m, dial_to_latent(m, u)), u, atol=1e-9)
-    ends = dial_to_latent(m, np.array([[0.0, 0.0], [1.0, 1.0]]))
-    assert np.all(np.abs(ends - np.array(m.center)) < 2.4 * np.array(m.scale) + 1e-9)
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((3, 5))
+    origin = rng.standard_normal(5)
+    m = Macros(["a", "b", "c"], basis.tolist(), np.linalg.pinv(basis.T).tolist(),
+               [-1.0, 0.0, -0.2], [1.0, 2.0, 0.3], origin.tolist())
+    dm = DialMaths(m)
+    u = rng.random((20, 3))
+    base = rng.standard_normal((20, 5)).astype(np.float32)
+    z = dm.latent_from_macros(u, base)
+    np.testing.assert_allclose(dm.macros_from_latent(z), u, atol=1e-5)
+    # Turning one dial leaves the others' readings where they were.
+    u2 = u.copy()
+    u2[:, 1] = 0.9
+    np.testing.assert_allclose(dm.macros_from_latent(dm.latent_from_macros(u2, z))[:, [0, 2]],
+                               u[:, [0, 2]], atol=1e-5)
+    # The start point reads its own dials back unchanged; 0 and 1 are the stored ends.
+    start = dm.start()
+    np.testing.assert_allclose(dm.latent_from_macros(dm.macros_from_latent(start), start), start,
+                               atol=1e-5)
+    ends = dm.latent_from_macros(np.array([[0.0] * 3, [1.0] * 3]), np.repeat(start, 2, 0))
+    ends = dm.coords(ends)
+    np.testing.assert_allclose(ends, [m.low, m.high], atol=1e-5)
+
+
+def test_models_saved_with_axis_dials_still_load():
+    """Version-1 files stored dims, centre and a normal-quantile scale: they load as the same
+    axes and end points, and start where they started."""
+    old = {"dims": [0, 3], "names": ["a", "b"], "center": [0.5, -1.0], "scale": [2.0, -0.3],
+           "origin": [0.0, 1.0, 2.0, 3.0, 4.0], "eps": 0.01}
+    dm = DialMaths(Macros.from_dict(old))
+    start = dm.start()[0]
+    np.testing.assert_allclose(start, [0.5, 1.0, 2.0, -1.0, 4.0], atol=1e-6)
+    z = dm.latent_from_macros(np.array([[0.0, 0.0], [1.0, 1.0]]), np.repeat(start[None], 2, 0))
+    np.testing.assert_allclose(z[:, 0], [0.5 - 2.0 * 2.3263, 0.5 + 2.0 * 2.3263], atol=1e-3)
+    np.testing.assert_allclose(z[:, 3], [-1.0 + 0.3 * 2.3263, -1.0 - 0.3 * 2.3263], atol=1e-3)
+    np.testing.assert_allclose(z[:, [1, 2, 4]], [[1.0, 2.0, 4.0]] * 2)
 
 
 def _saved(tmp_path, **cfg_overrides) -> tuple[SavedModel, str]:
@@ -132,7 +163,7 @@ def _saved(tmp_path, **cfg_overrides) -> tuple[SavedModel, str]:
         notes=[Note(60, 100, 0.5, 2.0)] * 2,
         n_frames=N_FRAMES,
         norm={"mean": -50.0, "std": 20.0},
-        macros=Macros([0], ["m"], [0.0], [1.0], [0.0] * net.latent_dim),
+        macros=Macros.from_axes([0], ["m"], [0.0], [1.0], [0.0] * net.latent_dim),
     )
     path = tmp_path / "m.pt"
     model.save(path)
@@ -228,48 +259,38 @@ def test_new_loss_options_are_checked():
         ModelConfig(morph_weight=-1.0)
 
 
-def test_a_category_flip_names_a_dial_less_than_a_smooth_continuous_move():
-    spec = get_synth("subtractive").spec.subset("32")
-    values = np.full((9, len(spec)), 0.5)
-    wave, octave, cutoff = (spec.names.index(n) for n in ("osc1_wave", "osc1_octave", "cutoff"))
-    values[5:, wave] = 1.0  # one flip of a category: its full range at once
-    values[5:, octave] = 0.75  # one step of a stepped parameter
-    values[:, cutoff] = np.linspace(0.4, 0.7, 9)  # a smooth 0.3 move
-    score = param_motion(values, spec)
-    assert score[cutoff] > score[octave] > 0 and score[cutoff] > score[wave] > 0
-    wobble = values.copy()
-    wobble[:, cutoff] = 0.5 + 0.3 * np.sin(np.linspace(0, 3 * np.pi, 9))  # up, down, up
-    assert param_motion(wobble, spec)[cutoff] < score[cutoff]
-
-
 def test_macros_are_unique_readable_and_semantic_first(tmp_path):
     model, _ = _saved(tmp_path, tag_pairs=("calm_aggressive", "dark_bright"))
     torch.manual_seed(1)
     x = torch.randn(64, 2, N_MELS, N_FRAMES)
-    m = define_macros(model, x)
-    assert m.names[:2] == ["calm-aggressive", "dark-bright"] and m.dims[:2] == [0, 1]
+    rng = np.random.default_rng(0)
+    synth = get_synth("subtractive")
+    learn = synth.spec.restrict(model.learn_spec, synth.sample_presets(rng, 64, "natural"))
+    v = torch.from_numpy(model.learn_spec.encode(learn, model.cfg.encoding))
+    m = define_macros(model, x, v)
+    assert m.names[:2] == ["calm-aggressive", "dark-bright"]
     assert len(m.names) == model.cfg.n_macros == len(set(m.names))
     allowed = set(model.learn_spec.names)
     for name in m.names[2:]:
         assert name in allowed or name.startswith("latent-"), name
-        assert not name[-2:].startswith("-") or not name[-1].isdigit(), name
-    # Turning a named dial up raises its parameter (its scale's sign orients it).
-    for k in range(2, len(m.dims)):
-        i = model.learn_spec.names.index(m.names[k]) if m.names[k] in allowed else None
-        if i is None or model.learn_spec.params[i].is_categorical:
-            continue
-        u = np.array([[0.0], [1.0]])
-        z = np.repeat(np.asarray(m.origin, np.float32)[None], 2, 0)
-        z[:, m.dims[k]] = dial_to_latent(
-            Macros([m.dims[k]], [m.names[k]], [m.center[k]], [m.scale[k]], m.origin, m.eps), u
-        )[:, 0]
-        with torch.no_grad():
-            v = model.decode_params(model.net.params_from_latent(torch.from_numpy(z)))
-        assert v[1, i] >= v[0, i], m.names[k]
-    # Dials start at a real sound's latent, not at the mean of a shell of latents.
+    dm = DialMaths(m)
+    start = dm.start()
+    # The start point is a training preset's latent: it decodes to that preset, in range.
     with torch.no_grad():
-        latents = model.net.latent(x)[0].numpy()
-    assert np.min(np.abs(latents - np.asarray(m.origin)).max(1)) < 1e-5
+        pre = model.net.latent_from_params(v).numpy()
+    assert np.min(np.abs(pre - start).max(1)) < 1e-5
+    # A named dial swept from the start point runs its parameter up, monotonically.
+    u0 = dm.macros_from_latent(start)[0]
+    for k, name in enumerate(m.names):
+        if name not in allowed:
+            continue
+        i = model.learn_spec.names.index(name)
+        dials = np.repeat(u0[None], 21, 0)
+        dials[:, k] = np.linspace(0, 1, 21)
+        z = dm.latent_from_macros(dials, np.repeat(start, 21, 0))
+        with torch.no_grad():
+            y = model.decode_params(model.net.params_from_latent(torch.from_numpy(z)))[:, i]
+        assert y[-1] - y[0] >= 0.5 and np.all(np.diff(y) > -0.05), (name, y)
 
 
 def test_the_morph_term_pulls_blends_of_encoded_presets_into_range():

@@ -104,12 +104,12 @@ def test_pd_twin_against_real_server(tmp_path: Path) -> None:
     n = len(model.param_names)
     assert all(len(v) == n for v in params)
 
-    # the model's own answer: macros set the first 8 latent coordinates of the point (0, ...)
-    z = model.latent_from_macros(np.array([MACROS]), np.zeros((1, model.latent_dim)))
+    # the model's own answer: macros set the first 8 latent coordinates of the start point
+    z = model.latent_from_macros(np.array([MACROS]), model.center())
     np.testing.assert_allclose(params[0], model.params_from_latent(z)[0], atol=1e-4)
     moved = [*MACROS]
     moved[0] = 0.9
-    z = model.latent_from_macros(np.array([moved]), np.zeros((1, model.latent_dim)))
+    z = model.latent_from_macros(np.array([moved]), model.center())
     np.testing.assert_allclose(params[1], model.params_from_latent(z)[0], atol=1e-4)
     assert not np.allclose(params[0], params[1])
     np.testing.assert_allclose(params[2], model.params_from_latent(

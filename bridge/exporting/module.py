@@ -7,7 +7,7 @@ Every method takes and returns float32 tensors with a leading batch dimension of
     latent_from_macros(m[B, 8], base[B, D]) -> z[B, D]
     macros_from_latent(z[B, D]) -> m[B, 8]
     latent_from_audio(audio[B, T]) -> z[B, D] mel front end, encoder mean, posterior flows
-    center()                    -> z[1, D]    where a fresh slot starts (dials at 0.5)
+    center()                    -> z[1, D]    the start point: a fresh slot, a load, a restart
     metadata()                  -> str        the sidecar's JSON facts
 """
 
@@ -50,12 +50,14 @@ class ExportedFlowSynth(nn.Module):
         self.regression = convert_flow(net.regression)
         self.codec = ParamCodec(model.learn_spec, model.cfg.encoding)  # type: ignore[arg-type]
         m = model.macros
-        self.n_macros = len(m.dims)
-        self.eps = float(m.eps)
-        self.register_buffer("macro_dims", torch.tensor(m.dims, dtype=torch.long))
-        # Dial maths in float64 like macros.py (scipy), so values match to the last bit.
-        self.register_buffer("macro_center", torch.tensor(m.center, dtype=torch.float64))
-        self.register_buffer("macro_scale", torch.tensor(m.scale, dtype=torch.float64))
+        self.n_macros = m.n
+        # Dial maths in float64 like macros.DialMaths, so values match to the last bit.
+        self.register_buffer("macro_basis", torch.tensor(m.basis, dtype=torch.float64))
+        self.register_buffer("macro_dual", torch.tensor(m.dual, dtype=torch.float64))
+        self.register_buffer("macro_low", torch.tensor(m.low, dtype=torch.float64))
+        span = [h - lo for h, lo in zip(m.high, m.low, strict=True)]
+        self.register_buffer("macro_span", torch.tensor(span, dtype=torch.float64))
+        self.register_buffer("origin64", torch.tensor(m.origin, dtype=torch.float64)[None])
         self.register_buffer("origin", torch.tensor(m.origin, dtype=torch.float32)[None])
         self.requires_grad_(False)
 
@@ -77,17 +79,15 @@ class ExportedFlowSynth(nn.Module):
 
     @torch.jit.export
     def latent_from_macros(self, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-        p = self.eps + (1 - 2 * self.eps) * m.to(torch.float64).clamp(0.0, 1.0)
-        values = self.macro_center + self.macro_scale * torch.special.ndtri(p)
-        z = base.to(torch.float32).clone()
-        z[:, self.macro_dims] = values.to(torch.float32)
-        return z
+        target = self.macro_low + self.macro_span * m.to(torch.float64).clamp(0.0, 1.0)
+        b = base.to(torch.float64)
+        z = b + (target - (b - self.origin64) @ self.macro_dual.T) @ self.macro_basis
+        return z.to(torch.float32)
 
     @torch.jit.export
     def macros_from_latent(self, z: torch.Tensor) -> torch.Tensor:
-        zd = z[:, self.macro_dims].to(torch.float64)
-        p = torch.special.ndtr((zd - self.macro_center) / self.macro_scale)
-        return ((p - self.eps) / (1 - 2 * self.eps)).clamp(0.0, 1.0).to(torch.float32)
+        c = (z.to(torch.float64) - self.origin64) @ self.macro_dual.T
+        return ((c - self.macro_low) / self.macro_span).clamp(0.0, 1.0).to(torch.float32)
 
     @torch.jit.export
     def latent_from_audio(self, audio: torch.Tensor) -> torch.Tensor:
@@ -102,7 +102,7 @@ class ExportedFlowSynth(nn.Module):
 
     @torch.jit.export
     def center(self) -> torch.Tensor:
-        return self.latent_from_macros(torch.full([1, self.n_macros], 0.5), self.origin)
+        return self.origin.clone()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.params_from_latent(z)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bridge.models.macros import dial_to_latent, latent_to_dial
+from bridge.models.macros import DialMaths
 from bridge.models.saved import SavedModel
 
 
@@ -31,7 +31,7 @@ class CheckpointModel:
         self.macro_names = list(model.macros.names)
         self.latent_dim = model.latent_dim
         self.sample_rate = model.features.sample_rate
-        self._macro_dims = np.asarray(model.macros.dims)
+        self._dials = DialMaths(model.macros)
 
     @staticmethod
     def load(path: str | Path, name: str | None = None) -> CheckpointModel:
@@ -48,13 +48,10 @@ class CheckpointModel:
         return self.net.latent_from_params(torch.from_numpy(enc)).numpy()
 
     def latent_from_macros(self, m: np.ndarray, base: np.ndarray) -> np.ndarray:
-        z = np.array(base, dtype=np.float32, copy=True)
-        z[:, self._macro_dims] = dial_to_latent(self.model.macros, np.asarray(m, np.float64))
-        return z
+        return self._dials.latent_from_macros(m, base)
 
     def macros_from_latent(self, z: np.ndarray) -> np.ndarray:
-        z = np.asarray(z, np.float64)
-        return latent_to_dial(self.model.macros, z[:, self._macro_dims]).astype(np.float32)
+        return self._dials.macros_from_latent(z)
 
     @torch.no_grad()
     def latent_from_audio(self, audio: np.ndarray) -> np.ndarray:
@@ -65,6 +62,5 @@ class CheckpointModel:
         return self.net.latent(x)[0].numpy()
 
     def center(self) -> np.ndarray:
-        """The latent point all dials at their middle stand for: a sensible starting point."""
-        origin = np.asarray(self.model.macros.origin, np.float32)[None]
-        return self.latent_from_macros(np.full((1, len(self.macro_names)), 0.5, np.float32), origin)
+        """[1, D] the start point (bridge.models.macros): a typical training preset's latent."""
+        return self._dials.start()

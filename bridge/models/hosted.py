@@ -35,3 +35,6 @@ class HostedModel(Protocol):
 
     def latent_from_audio(self, audio: np.ndarray) -> np.ndarray:
         """[B, T] mono audio at ``sample_rate`` -> [B, D] latent points (posterior means)."""
+
+    def center(self) -> np.ndarray:
+        """[1, D] the start point: where a fresh slot, a load and a restart begin."""

@@ -1,19 +1,37 @@
-"""Macros: the latent dimensions that move the sound most, as 8 dials.
+"""Macros: 8 dials over a flow model's latent space, and where a fresh slot starts.
 
-Semantic dimensions (those shaped by disentangling flows for tag pairs) come first; the rest
-are ranked by the variance of the training set's latent means along each dimension (the
-variance criterion of Esling et al. 2020, section 5.4). Each dial is named after its tag pair,
-or after the learned parameter its sweep moves furthest and most smoothly: a categorical flip
-is a jump, not a dial's motion, so it counts for little, and no two dials share a name.
+The start point is the latent of a typical training preset (nearest the training presets'
+median latent), so it decodes to a preset the synth really has; the centre of the latent space
+decodes far outside the parameters' ranges.
+
+Semantic dials (one per tag pair of the disentangling flows) come first. With a synth at hand,
+each is the candidate path whose renders follow its descriptor best: its own disentangled latent
+axis over the stretch where the training sounds' latents lie, or the direction that moves the
+one to three parameters the descriptor is most sensitive to at the start point (measured by
+rendering), each way it can be scaled; without one, the latent axis over 96% of the sounds.
+The others are named dials: each moves along the direction in which, at the start point, the
+inverse regression flow changes one parameter and no other (a column of the Jacobian of
+v -> z), so that its coordinate reads as that parameter's value near the start point and its
+sweep from 0 to 1 runs the parameter through its range. The parameters are chosen among the
+continuous ones whose sweep really follows (Spearman >= 0.9 over half the range at least),
+those that change the sound most first when a synth is at hand.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import ndtr, ndtri
+from scipy.stats import spearmanr
 
 from bridge.models.saved import Macros, SavedModel
+
+SWEEP = 21  # points along a dial's sweep when choosing it
+MIN_SPEARMAN = 0.9
+MIN_TRAVEL = 0.5  # share of the parameter's range a named dial must move it through
+SEMANTIC_QUANTILES = (2.0, 98.0)
+AXIS_QUANTILES = (2.0, 5.0, 10.0, 20.0)
+PROBE = 0.15  # parameter nudge when measuring a descriptor's sensitivity
+SPANS = (0.25, 0.5, 1.0)
 
 
 @torch.no_grad()
@@ -24,111 +42,215 @@ def latent_means(model: SavedModel, x: torch.Tensor, batch: int = 256) -> np.nda
     )
 
 
-# scipy.special's ndtri/ndtr give the very numbers scipy.stats.norm.ppf/cdf give, without
-# the distribution machinery's ~90 us per call: a dial turn waits for these.
+@torch.no_grad()
+def preset_latents(model: SavedModel, v_encoded: torch.Tensor, batch: int = 512) -> np.ndarray:
+    net = model.net.eval()
+    return np.concatenate(
+        [net.latent_from_params(v_encoded[i : i + batch]).numpy()
+         for i in range(0, len(v_encoded), batch)]
+    )
 
 
-def dial_to_latent(m: Macros, u: np.ndarray) -> np.ndarray:
-    """[B, K] dial values in [0, 1] -> [B, K] latent values of the macro dimensions."""
-    p = m.eps + (1 - 2 * m.eps) * np.clip(u, 0.0, 1.0)
-    return np.asarray(m.center) + np.asarray(m.scale) * ndtri(p)
+class DialMaths:
+    """The dial maths of :class:`Macros` with its constants as float64 arrays, made once: the
+    reference every host (numpy, checkpoint, TorchScript) is tested against."""
+
+    def __init__(self, m: Macros) -> None:
+        self.basis = np.asarray(m.basis, np.float64)
+        self.dual = np.asarray(m.dual, np.float64)
+        self.low = np.asarray(m.low, np.float64)
+        self.span = np.asarray(m.high, np.float64) - self.low
+        self.origin = np.asarray(m.origin, np.float64)
+
+    def coords(self, z: np.ndarray) -> np.ndarray:
+        return (np.asarray(z, np.float64) - self.origin) @ self.dual.T
+
+    def latent_from_macros(self, u: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """[B, K] dial values and [B, D] base points -> [B, D]: the base moved along the dials'
+        directions until its coordinates are the ones the dials stand for."""
+        target = self.low + self.span * np.clip(np.asarray(u, np.float64), 0.0, 1.0)
+        z = np.asarray(base, np.float64) + (target - self.coords(base)) @ self.basis
+        return z.astype(np.float32)
+
+    def macros_from_latent(self, z: np.ndarray) -> np.ndarray:
+        return np.clip((self.coords(z) - self.low) / self.span, 0.0, 1.0).astype(np.float32)
+
+    def start(self) -> np.ndarray:
+        return self.origin.astype(np.float32)[None]
 
 
-def latent_to_dial(m: Macros, z: np.ndarray) -> np.ndarray:
-    p = ndtr((z - np.asarray(m.center)) / np.asarray(m.scale))
-    return np.clip((p - m.eps) / (1 - 2 * m.eps), 0.0, 1.0)
+def _decoded(model: SavedModel, z: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        scores = model.net.params_from_latent(torch.from_numpy(np.asarray(z, np.float32)))
+    return model.decode_params(scores)
 
 
-# A jump of a category (or of a coarse step) is not a dial's smooth motion: it scores this
-# fraction of what a continuous parameter moving as far would, so those name a dial only
-# when nothing continuous moves.
-JUMP_WEIGHT = {"continuous": 1.0, "discrete": 0.3, "categorical": 0.15}
-SWEEP = 17  # points along a dial's sweep when naming it
-
-
-def _kind(p) -> str:
-    if p.is_categorical:
-        return "categorical"
-    return "discrete" if p.steps else "continuous"
-
-
-def param_motion(values: np.ndarray, spec) -> np.ndarray:
-    """[S, N] decoded parameters along a sweep -> [N] scores of how far and how smoothly each
-    parameter moves: net change times its share of the total variation (1 when monotonic),
-    weighted down for categorical and stepped parameters."""
-    v = np.asarray(values, np.float64)
-    tv = np.abs(np.diff(v, axis=0)).sum(0)
-    out = np.zeros(v.shape[1])
+def _columns(model: SavedModel, v0: np.ndarray) -> dict[int, int]:
+    """Learned continuous parameter index -> its column in the encoded preset."""
+    spec, enc = model.learn_spec, model.cfg.encoding
+    base = spec.encode(v0[None], enc)[0]  # type: ignore[arg-type]
+    out = {}
     for i, p in enumerate(spec.params):
-        if tv[i] <= 1e-9:
+        if p.is_categorical or p.steps:
             continue
-        if p.is_categorical:
-            # A category index has no order: count the flips, share of the sweep changed.
-            moved = float(np.mean(v[1:, i] != v[:-1, i])) * 2.0
-            out[i] = JUMP_WEIGHT["categorical"] * min(moved, 1.0)
-        else:
-            net = abs(v[-1, i] - v[0, i])
-            out[i] = JUMP_WEIGHT[_kind(p)] * net * (net / tv[i])
+        moved = v0.copy()
+        moved[i] = 0.0 if v0[i] > 0.5 else 1.0
+        diff = np.abs(spec.encode(moved[None], enc)[0] - base)  # type: ignore[arg-type]
+        if np.count_nonzero(diff > 1e-9) == 1:
+            out[i] = int(np.argmax(diff))
     return out
 
 
-@torch.no_grad()
-def sweep_params(model: SavedModel, base: np.ndarray, dim: int, zs: np.ndarray) -> np.ndarray:
-    """Decoded learned parameters [S, N] with latent ``dim`` set to each of ``zs``."""
-    z = np.repeat(np.asarray(base, np.float32)[None], len(zs), 0)
-    z[:, dim] = zs
-    return model.decode_params(model.net.params_from_latent(torch.from_numpy(z)))
+def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread, render):
+    """The best (direction, low, high) for the semantic dial on latent ``axis`` whose tag
+    follows descriptor ``desc`` (bridge.data.tags): every candidate is swept and rendered, and
+    the one whose descriptor rises most steadily (Spearman, then how far in training standard
+    deviations, capped at 1) wins."""
+    from bridge.data.tags import DESCRIPTORS, describe_audio
+
+    di = DESCRIPTORS.index(desc)
+    held = model.notes[0].held
+    sr = model.features.sample_rate
+
+    def descriptor(learned: np.ndarray) -> np.ndarray:
+        return describe_audio(render(learned), sr, held)[:, di]
+
+    d = origin.shape[0]
+    cands = []
+    for q in AXIS_QUANTILES:
+        lo, hi = np.percentile(sound_axis, [q, 100.0 - q])
+        cands.append((np.eye(d)[axis], float(lo), float(hi)))
+    idx = list(cols)
+    if idx:
+        nudged = []
+        for i in idx:
+            for s in (-PROBE, PROBE):
+                v = v0.copy()
+                v[i] = np.clip(v[i] + s, 0.0, 1.0)
+                nudged.append(v)
+        y = descriptor(np.stack(nudged))
+        g = y[1::2] - y[0::2]
+        order = np.argsort(-np.abs(g), kind="stable")
+        for top in (1, 2, 3):
+            gg = np.zeros_like(g)
+            gg[order[:top]] = g[order[:top]]
+            if not np.abs(gg).max() > 0:
+                continue
+            w = jac[:, [cols[i] for i in idx]] @ (gg / np.abs(gg).max())
+            cands.extend((w, -span, span) for span in SPANS)
+    u = np.linspace(0.0, 1.0, SWEEP)
+    best, best_score = cands[0], -np.inf
+    for w, lo, hi in cands:
+        y = descriptor(_decoded(model, origin[None] + (lo + (hi - lo) * u)[:, None] * w[None]))
+        rho = float(spearmanr(u, y)[0]) if np.ptp(y) > 0 else 0.0
+        moved = float((y[-1] - y[0]) / spread)
+        score = min(rho, MIN_SPEARMAN) + min(max(moved, 0.0), 1.0) + 0.01 * rho
+        if score > best_score:
+            best, best_score = (w, lo, hi), score
+    return best
 
 
 def define_macros(
     model: SavedModel,
     x_train: torch.Tensor,
-    tag_names: list[str] | None = None,
-    eps: float = 0.01,
+    v_train: torch.Tensor,
+    render=None,
+    descriptors: dict[str, np.ndarray] | None = None,
 ) -> Macros:
-    """Pick and name the dials. Semantic dials (tag pairs) come first; the others are the most
-    varied latent dimensions, each named after the learned parameter it moves furthest and
-    most smoothly (no two dials share a name) and oriented so that turning it up raises that
-    parameter (a negative scale flips the dial; the dial formula is unchanged)."""
-    if not 0.0 < eps < 0.5:
-        raise ValueError(f"dial eps {eps} must be in (0, 0.5): the dial ends' normal tail mass")
-    z = latent_means(model, x_train)
-    # The sounds' latents form a shell: their mean lies in a hole the regression flow never
-    # saw (on the first shipped model 87% of its numerical outputs fell outside [0, 1]), so
-    # dials start from the training sound nearest the mean, a real sound.
-    origin = z[int(np.argmin(((z - z.mean(0)) ** 2).sum(1)))]
-    center, scale = origin, np.maximum(z.std(0), 1e-3)
+    """Choose the start point and the dials from the training split: ``x_train`` its
+    normalized spectrograms, ``v_train`` its encoded presets. ``render`` (learned presets
+    [B, N] -> audio [B, T]), when given, ranks the named dials by how far their sweep moves the
+    sound (log-spectral distance between its ends); otherwise by how far it moves the
+    parameter. ``descriptors`` (the training split's, by name) lets the semantic dials be
+    chosen by rendering (see :func:`_semantic_path`)."""
+    z_pre = preset_latents(model, v_train)
+    z_snd = latent_means(model, x_train)
+    med, spread = np.median(z_pre, 0), np.maximum(z_pre.std(0), 1e-6)
+    origin = z_pre[int(np.argmin((((z_pre - med) / spread) ** 2).sum(1)))].astype(np.float64)
+    d = origin.shape[0]
     n_sem = len(model.cfg.tag_pairs)
-    rest = sorted(range(n_sem, z.shape[1]), key=lambda d: -scale[d])
-    dims = (list(range(n_sem)) + rest)[: model.cfg.n_macros]
-    spec = model.learn_spec
-    # The sweep covers the dial's own range (eps to 1 - eps of the normal) from the point all
-    # dials start at.
-    q = ndtri(eps + (1 - 2 * eps) * np.linspace(0.0, 1.0, SWEEP))
-    names: list[str] = []
-    signs: list[float] = []
-    for d in dims:
-        if d < n_sem:
-            names.append(model.cfg.tag_pairs[d].replace("_", "-"))
-            signs.append(1.0)
+    k = model.cfg.n_macros
+    names = [model.cfg.tag_pairs[i].replace("_", "-") for i in range(min(n_sem, k))]
+    basis = [np.eye(d)[i] for i in range(len(names))]
+
+    v0 = _decoded(model, origin[None])[0]
+    enc0 = torch.from_numpy(
+        model.learn_spec.encode(v0[None], model.cfg.encoding).astype(np.float32)  # type: ignore[arg-type]
+    )
+    jac = torch.autograd.functional.jacobian(
+        lambda e: model.net.latent_from_params(e), enc0
+    )[0, :, 0, :].numpy().astype(np.float64)  # [D, E]
+    cols = _columns(model, v0)
+    lows: list[float | None] = [None] * len(names)
+    highs: list[float | None] = [None] * len(names)
+    if render is not None and descriptors is not None:
+        from bridge.data.tags import PAIRS
+
+        for j, pair in enumerate(model.cfg.tag_pairs[: len(names)]):
+            desc = PAIRS[pair][0]
+            if desc not in descriptors:
+                continue
+            w, lo, hi = _semantic_path(model, origin, j, z_snd[:, j] - origin[j], jac, cols, v0,
+                                       desc, float(np.std(descriptors[desc])), render)
+            basis[j], lows[j], highs[j] = w, lo, hi
+    u = np.linspace(0.0, 1.0, SWEEP)
+    cands: list[tuple[float, float, int, np.ndarray, float, float]] = []
+    for i, col in cols.items():
+        w = jac[:, col]
+        lo, hi = -float(v0[i]), 1.0 - float(v0[i])
+        values = _decoded(model, origin[None] + (lo + (hi - lo) * u)[:, None] * w[None])[:, i]
+        rho = float(spearmanr(u, values)[0]) if np.ptp(values) > 0 else 0.0
+        travel = float(values[-1] - values[0])
+        if rho < MIN_SPEARMAN or travel < MIN_TRAVEL:
             continue
-        values = sweep_params(model, center, d, center[d] + scale[d] * q)
-        score = param_motion(values, spec)
-        ranked = [int(i) for i in np.argsort(-score, kind="stable") if score[i] > 0]
-        free = [i for i in ranked if spec.names[i] not in names]
-        if free:
-            i = free[0]
-            name = spec.names[i]
-            up = values[-1, i] >= values[0, i] or spec.params[i].is_categorical
-        else:  # the dial moves nothing yet unnamed: say which dimension it is
-            name, up = f"latent-{d}", True
-        names.append(name)
-        signs.append(1.0 if up else -1.0)
+        effect = travel
+        if render is not None:
+            from bridge.audio.metrics import log_spectral_mae
+
+            ends = _decoded(model, origin[None] + np.array([[lo], [hi]]) * w[None])
+            audio = render(ends)
+            effect = float(log_spectral_mae(audio[:1], audio[1:], model.features.sample_rate)[0])
+        cands.append((effect, rho, i, w, lo, hi))
+    cands.sort(key=lambda c: (-c[0], c[2]))
+    for _, _, i, w, lo, hi in cands:
+        if len(names) >= k:
+            break
+        # A semantic dial may already move along this very parameter's direction.
+        if any(abs(w @ b) > 0.95 * np.linalg.norm(w) * np.linalg.norm(b) for b in basis):
+            continue
+        names.append(model.learn_spec.names[i])
+        basis.append(w)
+        lows.append(lo)
+        highs.append(hi)
+    # Too few parameters follow a dial (a tiny model or synth): the most varied remaining
+    # latent axes fill the rest, over the training sounds' own stretch.
+    taken = set(range(min(n_sem, k)))
+    for ax in np.argsort(-z_snd.std(0), kind="stable"):
+        if len(names) >= k:
+            break
+        if int(ax) in taken:
+            continue
+        names.append(f"latent-{int(ax)}")
+        basis.append(np.eye(d)[int(ax)])
+        lows.append(None)
+        highs.append(None)
+    b = np.stack(basis)
+    dual = np.linalg.pinv(b.T)
+    sound_coords = (z_snd - origin) @ dual.T
+    qlo, qhi = np.percentile(sound_coords, SEMANTIC_QUANTILES, axis=0)
+    low = [float(qlo[j]) if lows[j] is None else float(lows[j]) for j in range(len(names))]
+    high = [float(qhi[j]) if highs[j] is None else float(highs[j]) for j in range(len(names))]
+    for j in range(len(names)):
+        # The start point must sit on every dial's stretch, or reading it back would move it.
+        low[j], high[j] = min(low[j], 0.0), max(high[j], 0.0)
+        # A dial that would not move at all still needs a span.
+        if high[j] - low[j] < 1e-6:
+            low[j], high[j] = low[j] - 1.0, high[j] + 1.0
     return Macros(
-        dims,
         names,
-        [float(center[d]) for d in dims],
-        [float(s * scale[d]) for s, d in zip(signs, dims, strict=True)],
-        [float(c) for c in origin],
-        eps,
+        b.tolist(),
+        dual.tolist(),
+        low,
+        high,
+        origin.tolist(),
     )

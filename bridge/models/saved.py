@@ -41,36 +41,74 @@ def build_net(
 
 @dataclass
 class Macros:
-    """Which latent dimensions the 8 dials move, and how a dial's [0, 1] maps to latent units:
-    z = center + scale * Phi^-1(eps + (1 - 2 eps) u), through the normal quantile, clipped."""
+    """The 8 dials: each moves the latent point along its own direction, and its [0, 1] maps
+    linearly onto a stretch of that direction taken from where training sounds live.
 
-    dims: list[int]
+    A dial's coordinate of a latent point z is ``dual[k] . (z - origin)``; ``dual`` is the
+    pseudo-inverse of ``basis`` (kept in the file so that every host reads the same numbers),
+    so turning one dial moves z along ``basis[k]`` and leaves the other dials' coordinates
+    where they were. Dial value u stands for the coordinate ``low + (high - low) u``.
+    ``origin`` is the start point: where a fresh slot, a load and a restart begin (a training
+    preset's latent, so it decodes to a preset the synth really has); each dial shows where
+    it sits on that dial rather than 0.5.
+    """
+
     names: list[str]
-    center: list[float]
-    scale: list[float]
-    origin: list[float]  # where a fresh slot starts: a training sound's latent near the mean
-    eps: float = 0.01
+    basis: list[list[float]]  # [K][D] latent direction of each dial
+    dual: list[list[float]]  # [K][D] rows with dual[i] . basis[j] = (i == j)
+    low: list[float]  # [K] coordinate at dial 0
+    high: list[float]  # [K] coordinate at dial 1
+    origin: list[float]  # [D] the start point
 
     def to_dict(self) -> dict:
         return {
-            "dims": self.dims,
+            "version": 2,
             "names": self.names,
-            "center": self.center,
-            "scale": self.scale,
+            "basis": self.basis,
+            "dual": self.dual,
+            "low": self.low,
+            "high": self.high,
             "origin": self.origin,
-            "eps": self.eps,
         }
 
     @staticmethod
     def from_dict(d: dict) -> Macros:
-        return Macros(
-            list(d["dims"]),
-            list(d["names"]),
-            list(d["center"]),
-            list(d["scale"]),
-            list(d["origin"]),
-            float(d["eps"]),
+        if d.get("version", 1) >= 2:
+            return Macros(
+                list(d["names"]),
+                [list(r) for r in d["basis"]],
+                [list(r) for r in d["dual"]],
+                list(d["low"]),
+                list(d["high"]),
+                list(d["origin"]),
+            )
+        return Macros.from_axes(
+            list(d["dims"]), list(d["names"]), list(d["center"]), list(d["scale"]),
+            list(d["origin"]), float(d["eps"]),
         )
+
+    @staticmethod
+    def from_axes(dims: list[int], names: list[str], center: list[float], scale: list[float],
+                  origin: list[float], eps: float = 0.01) -> Macros:
+        """Dials along latent axes, as models saved before version 2 stored them (centre and
+        normal-quantile scale): the same axes and end points, reached linearly; the start point
+        is the old one (the origin with each dial's axis at its centre)."""
+        from scipy.special import ndtri
+
+        d = len(origin)
+        start = list(map(float, origin))
+        for i, c in zip(dims, center, strict=True):
+            start[i] = float(c)
+        basis = [[1.0 if j == i else 0.0 for j in range(d)] for i in dims]
+        reach = float(ndtri(1 - eps))
+        return Macros(
+            list(names), basis, [list(r) for r in basis],
+            [-reach * float(s) for s in scale], [reach * float(s) for s in scale], start,
+        )
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
 
 
 @dataclass

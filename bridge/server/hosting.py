@@ -25,9 +25,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from bridge.models.hosted import HostedModel
+from bridge.models.macros import DialMaths
 
 log = logging.getLogger("flowsynth.server")
 
@@ -267,27 +267,17 @@ class FastCheckpoint:
         self.sample_rate = eager.sample_rate
         self._regression = NumpyRegression(saved.net.regression)
         self._decode = NumpyDecoder(saved.learn_spec, saved.cfg.encoding)
-        # bridge/models/macros.py's dial maths with its constants made arrays once.
-        m = saved.macros
-        self._dims = np.asarray(m.dims, np.int64)
-        self._center = np.asarray(m.center, np.float64)
-        self._scale = np.asarray(m.scale, np.float64)
-        self._eps = float(m.eps)
+        self._dials = DialMaths(saved.macros)
 
     def params_from_latent(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, np.float32)
         return self._decode(self._regression(z[None] if z.ndim == 1 else z))
 
     def latent_from_macros(self, m: np.ndarray, base: np.ndarray) -> np.ndarray:
-        u = np.minimum(np.maximum(np.asarray(m, np.float64), 0.0), 1.0)
-        z = np.array(base, dtype=np.float32, copy=True)
-        z[:, self._dims] = self._center + self._scale * ndtri(self._eps + (1 - 2 * self._eps) * u)
-        return z
+        return self._dials.latent_from_macros(m, base)
 
     def macros_from_latent(self, z: np.ndarray) -> np.ndarray:
-        zd = np.asarray(z, np.float64)[:, self._dims]
-        p = ndtr((zd - self._center) / self._scale)
-        return np.clip((p - self._eps) / (1 - 2 * self._eps), 0.0, 1.0).astype(np.float32)
+        return self._dials.macros_from_latent(z)
 
     def latent_from_params(self, v: np.ndarray) -> np.ndarray:
         return self.scripted.latent_from_params(v)
@@ -296,4 +286,4 @@ class FastCheckpoint:
         return self.scripted.latent_from_audio(audio)
 
     def center(self) -> np.ndarray:
-        return self.scripted.center()  # type: ignore[attr-defined]
+        return self._dials.start()

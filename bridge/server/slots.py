@@ -82,8 +82,13 @@ class SlotState:
 
 
 def fresh_state(model: HostedModel) -> SlotState:
-    """A newly loaded model starts at the centre of its latent space (the prior's mean)."""
-    return SlotState(model=model, z=np.zeros(int(model.latent_dim), dtype=np.float32))
+    """A loaded model starts at its start point (``HostedModel.center``): on a fresh slot, on
+    every /load (the same model again too) and after a restart, so a reopened set hears the
+    same sound before its devices send their dials."""
+    z = np.asarray(model.center(), np.float32).reshape(-1)
+    if z.shape[0] != int(model.latent_dim) or not np.isfinite(z).all():
+        raise RequestError("internal", f"model {model.name!r} has no usable start point")
+    return SlotState(model=model, z=z.copy())
 
 
 class Slot:
