@@ -8,6 +8,18 @@ bridge.models.diagnostics.morph_health: the fraction of numerical outputs outsid
 (before the clamp) at morph points between encoded presets and between sound latents, and how
 far encoded presets land from their own sounds' latents. ``--model PATH`` scores a saved
 model on the dataset's test split instead (no training).
+
+``--served MODEL --pairs 40`` measures morphs as the server serves them instead: for held-out
+pairs of presets, the slot's own morph (anchors set from the presets, ``/morph t`` in 11
+steps) against plain linear interpolation of the learned parameters, each step rendered at
+the model's first note. Descriptors (centroid, aggression, flux, flatness, high-frequency
+share, loudness, harmonic share; bridge.data.tags) are divided by their training standard
+deviations; a path's roughness is the RMS of their second differences, its non-linearity the
+RMS distance from the straight line between its ends, and its spectral path the summed
+log-spectral MAE of its steps over that of its ends. Goals (with ``met``): the latent morph
+beats interpolation on roughness and on non-linearity in the mean and on at least 60% of the
+pairs; an encoded preset sits at most 0.3 times a random pair's distance from the latent of
+its own sound (medians).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_result  # noqa: E402
@@ -43,6 +56,105 @@ def score(model: SavedModel, ds: Dataset, idx: np.ndarray) -> dict:
     return morph_health(model.net, x, data.v[idx])
 
 
+MORPH_DESCRIPTORS = ("centroid_hz", "aggression", "flux", "flatness", "hf_share",
+                     "loudness_db", "harmonic_share")
+MIN_SHARE = 0.6
+MAX_CONSISTENCY = 0.3
+
+
+def served_morphs(model_name: str, data: str, pairs: int, steps: int, seed: int) -> dict:
+    from bridge.audio.metrics import log_spectral_mae
+    from bridge.data.tags import DESCRIPTORS, describe_audio
+    from bridge.models.registry import load_hosted
+    from bridge.server.hosting import prepare as host_prepare
+    from bridge.server.slots import Op, fresh_state, run_batch
+
+    host = host_prepare(load_hosted(model_name))
+    ds = Dataset(data)
+    params, _, tags = ds.load()
+    if ds.learn_spec.names != list(host.param_names):
+        raise SystemExit(f"{data} does not hold {model_name}'s parameters: pass its training data")
+    split = ds.split(seed=0)
+    train_idx, test_idx = split["train"], split["test"]
+    synth, note, sr = ds.synth(), ds.notes[0], ds.features.sample_rate
+    cols = [DESCRIPTORS.index(n) for n in MORPH_DESCRIPTORS]
+    spread = np.array([tags[n][train_idx].std() for n in MORPH_DESCRIPTORS])
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(test_idx, size=(pairs, 2), replace=False)
+    t = np.linspace(0.0, 1.0, steps)
+
+    def render(learned):
+        return synth.render(ds.spec.expand(ds.learn_spec, learned), note, sr)
+
+    def path_scores(learned) -> tuple[float, float, float]:
+        audio = render(learned)
+        d = describe_audio(audio, sr, note.held)[:, cols] / spread
+        line = (1 - t)[:, None] * d[0] + t[:, None] * d[-1]
+        rough = float(np.sqrt((np.diff(d, 2, axis=0) ** 2).mean()))
+        bent = float(np.sqrt(((d - line) ** 2).mean()))
+        walked = float(log_spectral_mae(audio[1:], audio[:-1], sr).sum())
+        direct = float(log_spectral_mae(audio[:1], audio[-1:], sr)[0])
+        return rough, bent, walked / max(direct, 1e-9)
+
+    state0 = fresh_state(host)
+    gen = np.random.default_rng(0)
+    rows = {"latent_morph": [], "parameter_interpolation": []}
+    pre_to_sound, sound_lat = [], []
+    for a, b in tqdm(chosen, desc="morph pairs", disable=None):
+        va, vb = (ds.spec.restrict(ds.learn_spec, params[[i]])[0] for i in (a, b))
+        ops = [Op("preset", va), Op("anchor", "a"), Op("preset", vb), Op("anchor", "b")]
+        state, _ = run_batch(state0, ops, gen)
+        path = []
+        for x in t:
+            moved, _ = run_batch(state, [Op("morph", float(x), wants=("params",))], gen)
+            path.append(host.params_from_latent(moved.z[None])[0])
+        rows["latent_morph"].append(path_scores(np.stack(path)))
+        rows["parameter_interpolation"].append(
+            path_scores((1 - t)[:, None] * va[None] + t[:, None] * vb[None]))
+        enc = host.latent_from_params(np.stack([va, vb]))
+        snd = host.latent_from_audio(render(np.stack([va, vb])))
+        pre_to_sound.extend(np.linalg.norm(enc - snd, axis=1))
+        sound_lat.extend(snd)
+    sound_lat = np.asarray(sound_lat)
+    perm = np.random.default_rng(seed + 1).permutation(len(sound_lat))
+    random_pair = float(np.median(np.linalg.norm(sound_lat - sound_lat[perm], axis=1)))
+    consistency = float(np.median(pre_to_sound)) / max(random_pair, 1e-12)
+    lat, lerp = (np.asarray(rows[k]) for k in ("latent_morph", "parameter_interpolation"))
+    summary = {
+        k: {"roughness_mean": round(float(v[:, 0].mean()), 4),
+            "nonlinearity_mean": round(float(v[:, 1].mean()), 4),
+            "spectral_path_over_direct_median": round(float(np.median(v[:, 2])), 3)}
+        for k, v in (("latent_morph", lat), ("parameter_interpolation", lerp))
+    }
+    share_rough = float((lat[:, 0] < lerp[:, 0]).mean())
+    share_bent = float((lat[:, 1] < lerp[:, 1]).mean())
+    goal = [
+        {"what": "latent morph smoother than parameter interpolation (descriptor roughness): "
+                 "lower in the mean and on at least 60% of pairs",
+         "value": {"latent_mean": summary["latent_morph"]["roughness_mean"],
+                   "interpolation_mean": summary["parameter_interpolation"]["roughness_mean"],
+                   "share_of_pairs": round(share_rough, 3)},
+         "met": bool(lat[:, 0].mean() < lerp[:, 0].mean() and share_rough >= MIN_SHARE)},
+        {"what": "latent morph more linear than parameter interpolation (descriptor distance "
+                 "from the straight line): lower in the mean and on at least 60% of pairs",
+         "value": {"latent_mean": summary["latent_morph"]["nonlinearity_mean"],
+                   "interpolation_mean": summary["parameter_interpolation"]["nonlinearity_mean"],
+                   "share_of_pairs": round(share_bent, 3)},
+         "met": bool(lat[:, 1].mean() < lerp[:, 1].mean() and share_bent >= MIN_SHARE)},
+        {"what": "encoded preset to its sound's latent, over a random pair's distance (medians)",
+         "threshold": MAX_CONSISTENCY, "value": round(consistency, 3),
+         "met": bool(consistency <= MAX_CONSISTENCY)},
+    ]
+    return {
+        "settings": {"model": model_name, "data": data, "pairs": pairs, "steps": steps,
+                     "seed": seed, "descriptors": list(MORPH_DESCRIPTORS),
+                     "served_as": type(host).__name__},
+        "summary": summary,
+        "per_pair": {k: np.round(np.asarray(v), 4).tolist() for k, v in rows.items()},
+        "goal": goal,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
@@ -53,8 +165,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variants", default=DEFAULT_VARIANTS, help="name:k=v,k=v;name:...")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="morph_quality", help="result file name")
+    ap.add_argument("--served", default=None, help="measure this model's morphs as served")
+    ap.add_argument("--pairs", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=11)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="where the JSON goes")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.served:
+        t0 = time.time()
+        result = served_morphs(args.served, args.data, args.pairs, args.steps, args.seed)
+        write_result(args.name, {
+            "benchmark": "morph_quality",
+            "command": " ".join(["benchmarks/morph_quality.py", *(argv or sys.argv[1:])]),
+            "machine": machine_info(),
+            "seconds": round(time.time() - t0, 1),
+            **result,
+        }, args.out)
+        return
     ds = Dataset(args.data)
     full = ds.split(seed=0)
     if args.model:

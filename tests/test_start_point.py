@@ -20,6 +20,7 @@ def _serve(tmp_path):
     server = OSCServer(loader, names, ServerConfig(port=0, output_dir=str(tmp_path)))
     model = server.load_slot(1, default)
     server.start()
+    assert server.wait_idle()  # the load is applied by the worker
     return server, model, default
 
 

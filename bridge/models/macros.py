@@ -29,9 +29,12 @@ SWEEP = 21  # points along a dial's sweep when choosing it
 MIN_SPEARMAN = 0.9
 MIN_TRAVEL = 0.5  # share of the parameter's range a named dial must move it through
 SEMANTIC_QUANTILES = (2.0, 98.0)
-AXIS_QUANTILES = (2.0, 5.0, 10.0, 20.0)
+AXIS_QUANTILES = (1.0, 2.0, 5.0, 10.0, 20.0)
 PROBE = 0.15  # parameter nudge when measuring a descriptor's sensitivity
-SPANS = (0.25, 0.5, 1.0)
+SPANS = (0.25, 0.5, 1.0, 1.5, 2.0)
+MIN_WINDOW = 11  # points of a candidate's sweep a semantic dial keeps at least
+SHORTLIST = 12
+MAX_STEP_RATIO = 2.5  # largest neighbour step over the mean step (log-spectral MAE)
 
 
 @torch.no_grad()
@@ -131,7 +134,7 @@ def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread,
         y = descriptor(np.stack(nudged))
         g = y[1::2] - y[0::2]
         order = np.argsort(-np.abs(g), kind="stable")
-        for top in (1, 2, 3):
+        for top in (1, 2, 3, 4):
             gg = np.zeros_like(g)
             gg[order[:top]] = g[order[:top]]
             if not np.abs(gg).max() > 0:
@@ -139,14 +142,42 @@ def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread,
             w = jac[:, [cols[i] for i in idx]] @ (gg / np.abs(gg).max())
             cands.extend((w, -span, span) for span in SPANS)
     u = np.linspace(0.0, 1.0, SWEEP)
-    best, best_score = cands[0], -np.inf
-    for w, lo, hi in cands:
-        y = descriptor(_decoded(model, origin[None] + (lo + (hi - lo) * u)[:, None] * w[None]))
-        rho = float(spearmanr(u, y)[0]) if np.ptp(y) > 0 else 0.0
+
+    def score(y: np.ndarray, uu: np.ndarray) -> float:
+        rho = float(spearmanr(uu, y)[0]) if np.ptp(y) > 0 else 0.0
         moved = float((y[-1] - y[0]) / spread)
-        score = min(rho, MIN_SPEARMAN) + min(max(moved, 0.0), 1.0) + 0.01 * rho
-        if score > best_score:
-            best, best_score = (w, lo, hi), score
+        # Some margin over the goals, since the dial is then swept more finely.
+        return min(rho, 0.95) + min(max(moved, 0.0), 1.25) + 0.01 * rho
+
+    shortlist = []
+    for w, lo, hi in cands:
+        c = lo + (hi - lo) * u
+        y = descriptor(_decoded(model, origin[None] + c[:, None] * w[None]))
+        # A path may overshoot (brightest before its end): the best stretch of it that still
+        # holds the start point (c = 0) can serve as the dial.
+        windows = [(score(y[i0 : i1 + 1], u[i0 : i1 + 1]), float(c[i0]), float(c[i1]))
+                   for i0 in range(SWEEP) for i1 in range(i0 + MIN_WINDOW - 1, SWEEP)
+                   if c[i0] <= 0.0 <= c[i1]]
+        if windows:
+            best_window = max(windows)
+            shortlist.append((best_window[0], w, best_window[1], best_window[2]))
+    shortlist.sort(key=lambda x: -x[0])
+    # The best few, swept as the dial will be: the first whose steps are even enough wins
+    # (a jump in the sound is worse than a shorter reach).
+    from bridge.audio.features import log_mel
+
+    best, best_score = shortlist[0][1:], -np.inf
+    for _, w, lo, hi in shortlist[:SHORTLIST]:
+        c = lo + (hi - lo) * u
+        audio = render(_decoded(model, origin[None] + c[:, None] * w[None]))
+        y = describe_audio(audio, sr, held)[:, di]
+        # The model's log-mels stand in for the slower log-spectral MAE that scores it.
+        mel = log_mel(audio, model.features)
+        steps = np.abs(mel[1:] - mel[:-1]).mean(axis=(1, 2))
+        even = float(steps.max() / max(steps.mean(), 1e-12)) <= MAX_STEP_RATIO
+        fine = score(y, u) + (1.0 if even else 0.0)
+        if fine > best_score:
+            best, best_score = (w, lo, hi), fine
     return best
 
 
