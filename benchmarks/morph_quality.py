@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
             "machine": machine_info(),
             "cases": cases,
         },
+        args.out,
     )
 
 
