@@ -13,7 +13,7 @@ The others are named dials: each moves along the direction in which, at the star
 inverse regression flow changes one parameter and no other (a column of the Jacobian of
 v -> z), so that its coordinate reads as that parameter's value near the start point and its
 sweep from 0 to 1 runs the parameter through its range. The parameters are chosen among the
-continuous ones whose sweep really follows (Spearman >= 0.9 over half the range at least),
+continuous ones (or of 16 steps and more) whose sweep really follows (Spearman >= 0.9 over half the range at least),
 those that change the sound most first when a synth is at hand.
 """
 
@@ -26,6 +26,7 @@ from scipy.stats import spearmanr
 from bridge.models.saved import Macros, SavedModel
 
 SWEEP = 21  # points along a dial's sweep when choosing it
+FINE_STEPS = 16
 MIN_SPEARMAN = 0.9
 MIN_TRAVEL = 0.5  # share of the parameter's range a named dial must move it through
 SEMANTIC_QUANTILES = (2.0, 98.0)
@@ -94,7 +95,8 @@ def _columns(model: SavedModel, v0: np.ndarray) -> dict[int, int]:
     base = spec.encode(v0[None], enc)[0]  # type: ignore[arg-type]
     out = {}
     for i, p in enumerate(spec.params):
-        if p.is_categorical or p.steps:
+        # A parameter of many steps (a DX7 level, 0-99) turns like a continuous one.
+        if p.is_categorical or 0 < p.steps < FINE_STEPS:
             continue
         moved = v0.copy()
         moved[i] = 0.0 if v0[i] > 0.5 else 1.0
