@@ -13,8 +13,8 @@ The others are named dials: each moves along the direction in which, at the star
 inverse regression flow changes one parameter and no other (a column of the Jacobian of
 v -> z), so that its coordinate reads as that parameter's value near the start point and its
 sweep from 0 to 1 runs the parameter through its range. The parameters are chosen among the
-continuous ones (or of 16 steps and more) whose sweep really follows (Spearman >= 0.9 over half the range at least),
-those that change the sound most first when a synth is at hand.
+continuous ones (or those of 16 steps and more) whose sweep really follows (Spearman >= 0.9
+over half the range at least), those that change the sound most first when a synth is at hand.
 """
 
 from __future__ import annotations
