@@ -320,3 +320,47 @@ def test_the_morph_term_pulls_blends_of_encoded_presets_into_range():
     # Off (weight 0), the term is not computed at all.
     net_off, _, _ = _net(morph_weight=0.0)
     assert float(net_off.loss(x[:8], v[:8], None, 0.0)["morph"]) == 0.0
+
+
+def test_semantic_dials_are_chosen_by_listening(tmp_path):
+    """With a synth at hand, a semantic dial is the path whose renders follow its descriptor:
+    here a stand-in synth whose brightness is its cutoff and whose loudness is its drive, so
+    dark-bright and calm-aggressive must end up following those, steadily and far."""
+    from scipy.stats import spearmanr
+
+    from bridge.data.tags import DESCRIPTORS, describe_audio
+
+    model, _ = _saved(tmp_path, tag_pairs=("calm_aggressive", "dark_bright"))
+    spec = model.learn_spec
+    cutoff, drive = spec.names.index("cutoff"), spec.names.index("drive")
+    sr = model.features.sample_rate
+    t = np.arange(int(sr * model.notes[0].duration)) / sr
+
+    def render(learned: np.ndarray) -> np.ndarray:
+        freq = 150.0 + 6000.0 * learned[:, cutoff : cutoff + 1]
+        level = 0.01 + 0.9 * learned[:, drive : drive + 1]
+        return (level * np.sin(2 * np.pi * freq * t[None])).astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    synth = get_synth("subtractive")
+    learn = synth.spec.restrict(spec, synth.sample_presets(rng, 64, "natural"))
+    v = torch.from_numpy(spec.encode(learn, model.cfg.encoding))
+    held = model.notes[0].held
+    seen = describe_audio(render(learn), sr, held)
+    descriptors = {n: seen[:, i] for i, n in enumerate(DESCRIPTORS)}
+    torch.manual_seed(1)
+    m = define_macros(model, torch.randn(64, 2, N_MELS, N_FRAMES), v, render=render,
+                      descriptors=descriptors)
+    dm = DialMaths(m)
+    start = dm.start()
+    u0 = dm.macros_from_latent(start)[0]
+    for k, desc in ((0, "aggression"), (1, "centroid_hz")):
+        assert m.low[k] <= 0.0 <= m.high[k]
+        dials = np.repeat(u0[None], 21, 0)
+        dials[:, k] = np.linspace(0, 1, 21)
+        z = dm.latent_from_macros(dials, np.repeat(start, 21, 0))
+        with torch.no_grad():
+            swept = model.decode_params(model.net.params_from_latent(torch.from_numpy(z)))
+        y = describe_audio(render(swept), sr, held)[:, DESCRIPTORS.index(desc)]
+        assert spearmanr(np.arange(21), y)[0] >= 0.9, (desc, y)
+        assert (y[-1] - y[0]) >= descriptors[desc].std(), (desc, y)
