@@ -106,6 +106,22 @@ def _columns(model: SavedModel, v0: np.ndarray) -> dict[int, int]:
     return out
 
 
+def _step_ratio(model: SavedModel, audio: np.ndarray) -> float:
+    """Largest neighbour step of a rendered sweep over its mean step. The model's log-mels
+    stand in for the slower log-spectral MAE that benchmarks/macro_quality.py scores it by."""
+    from bridge.audio.features import log_mel
+
+    mel = log_mel(audio, model.features)
+    steps = np.abs(mel[1:] - mel[:-1]).mean(axis=(1, 2))
+    return float(steps.max() / max(steps.mean(), 1e-12))
+
+
+def _even_steps(model: SavedModel, render, origin, w, lo: float, hi: float) -> bool:
+    c = lo + (hi - lo) * np.linspace(0.0, 1.0, SWEEP)
+    audio = render(_decoded(model, origin[None] + c[:, None] * w[None]))
+    return _step_ratio(model, audio) <= MAX_STEP_RATIO
+
+
 def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread, render):
     """The best (direction, low, high) for the semantic dial on latent ``axis`` whose tag
     follows descriptor ``desc`` (bridge.data.tags): every candidate is swept and rendered, and
@@ -166,17 +182,12 @@ def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread,
     shortlist.sort(key=lambda x: -x[0])
     # The best few, swept as the dial will be: the first whose steps are even enough wins
     # (a jump in the sound is worse than a shorter reach).
-    from bridge.audio.features import log_mel
-
     best, best_score = shortlist[0][1:], -np.inf
     for _, w, lo, hi in shortlist[:SHORTLIST]:
         c = lo + (hi - lo) * u
         audio = render(_decoded(model, origin[None] + c[:, None] * w[None]))
         y = describe_audio(audio, sr, held)[:, di]
-        # The model's log-mels stand in for the slower log-spectral MAE that scores it.
-        mel = log_mel(audio, model.features)
-        steps = np.abs(mel[1:] - mel[:-1]).mean(axis=(1, 2))
-        even = float(steps.max() / max(steps.mean(), 1e-12)) <= MAX_STEP_RATIO
+        even = _step_ratio(model, audio) <= MAX_STEP_RATIO
         fine = score(y, u) + (1.0 if even else 0.0)
         if fine > best_score:
             best, best_score = (w, lo, hi), fine
@@ -250,6 +261,10 @@ def define_macros(
             break
         # A semantic dial may already move along this very parameter's direction.
         if any(abs(w @ b) > 0.95 * np.linalg.norm(w) * np.linalg.norm(b) for b in basis):
+            continue
+        # A dial whose sound jumps somewhere on its way (an operator becoming audible) is a
+        # switch, not a dial: heard over its whole sweep, its steps must be even.
+        if render is not None and not _even_steps(model, render, origin, w, lo, hi):
             continue
         names.append(model.learn_spec.names[i])
         basis.append(w)
