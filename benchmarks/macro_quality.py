@@ -32,7 +32,7 @@ from common import machine_info, write_result  # noqa: E402
 
 from bridge.audio.metrics import log_spectral_mae  # noqa: E402
 from bridge.data.dataset import Dataset  # noqa: E402
-from bridge.data.tags import DESCRIPTORS, PAIRS  # noqa: E402
+from bridge.data.tags import DESCRIPTORS, PAIRS, describe_audio  # noqa: E402
 from bridge.models.diagnostics import out_of_range_share  # noqa: E402
 from bridge.models.registry import load_hosted, resolve_model_path  # noqa: E402
 from bridge.models.saved import SavedModel  # noqa: E402
@@ -78,7 +78,7 @@ def measure(model_name: str, data: str) -> dict:
         if pair is not None:
             desc = pair[0]
             values = tags[desc]
-            d = ds_describe(audio, sr, note.held)[:, DESCRIPTORS.index(desc)]
+            d = describe_audio(audio, sr, note.held)[:, DESCRIPTORS.index(desc)]
             rho, moved = _rho(u, d), float((d[-1] - d[0]) / values.std())
             row.update(kind="semantic", follows=desc, spearman=round(rho, 3),
                        moved_in_training_stds=round(moved, 3), track=d.round(5).tolist(),
@@ -117,12 +117,6 @@ def measure(model_name: str, data: str) -> dict:
     ]
     return {"start_point_oor": round(start_oor, 4), "dials": dials, "goal": goal,
             "served_as": type(host).__name__}
-
-
-def ds_describe(audio: np.ndarray, sr: int, held: float) -> np.ndarray:
-    from bridge.data.tags import describe_audio
-
-    return describe_audio(audio, sr, held)
 
 
 def plot(result: dict, path: Path) -> None:

@@ -126,21 +126,18 @@ def served_morphs(model_name: str, data: str, pairs: int, steps: int, seed: int)
             "spectral_path_over_direct_median": round(float(np.median(v[:, 2])), 3)}
         for k, v in (("latent_morph", lat), ("parameter_interpolation", lerp))
     }
-    share_rough = float((lat[:, 0] < lerp[:, 0]).mean())
-    share_bent = float((lat[:, 1] < lerp[:, 1]).mean())
+    def beats(col: int, key: str, what: str) -> dict:
+        share = float((lat[:, col] < lerp[:, col]).mean())
+        return {"what": f"latent morph {what}: lower in the mean and on at least 60% of pairs",
+                "value": {"latent_mean": summary["latent_morph"][key],
+                          "interpolation_mean": summary["parameter_interpolation"][key],
+                          "share_of_pairs": round(share, 3)},
+                "met": bool(lat[:, col].mean() < lerp[:, col].mean() and share >= MIN_SHARE)}
+
     goal = [
-        {"what": "latent morph smoother than parameter interpolation (descriptor roughness): "
-                 "lower in the mean and on at least 60% of pairs",
-         "value": {"latent_mean": summary["latent_morph"]["roughness_mean"],
-                   "interpolation_mean": summary["parameter_interpolation"]["roughness_mean"],
-                   "share_of_pairs": round(share_rough, 3)},
-         "met": bool(lat[:, 0].mean() < lerp[:, 0].mean() and share_rough >= MIN_SHARE)},
-        {"what": "latent morph more linear than parameter interpolation (descriptor distance "
-                 "from the straight line): lower in the mean and on at least 60% of pairs",
-         "value": {"latent_mean": summary["latent_morph"]["nonlinearity_mean"],
-                   "interpolation_mean": summary["parameter_interpolation"]["nonlinearity_mean"],
-                   "share_of_pairs": round(share_bent, 3)},
-         "met": bool(lat[:, 1].mean() < lerp[:, 1].mean() and share_bent >= MIN_SHARE)},
+        beats(0, "roughness_mean", "smoother than parameter interpolation (descriptor roughness)"),
+        beats(1, "nonlinearity_mean", "more linear than parameter interpolation (descriptor "
+                                      "distance from the straight line)"),
         {"what": "encoded preset to its sound's latent, over a random pair's distance (medians)",
          "threshold": MAX_CONSISTENCY, "value": round(consistency, 3),
          "met": bool(consistency <= MAX_CONSISTENCY)},

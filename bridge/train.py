@@ -41,6 +41,7 @@ class Prepared:
     tags: torch.Tensor  # [n, n_pairs] labels in {-1, 0, 1}
     split: dict[str, np.ndarray]
     norm: dict[str, float]
+    descriptors: dict[str, np.ndarray]  # audio descriptors by name (bridge.data.tags), [n] each
 
 
 def prepare(
@@ -58,7 +59,8 @@ def prepare(
     if missing:
         raise ValueError(f"the dataset has no tags {missing}; it has {sorted(tags)}")
     lab = np.stack([tags[p] for p in cfg.tag_pairs], 1) if cfg.tag_pairs else np.zeros((len(x), 0))
-    return Prepared(x, v, torch.from_numpy(lab.astype(np.float32)), split, norm)
+    descriptors = {n: tags[n] for n in ds.descriptor_names}
+    return Prepared(x, v, torch.from_numpy(lab.astype(np.float32)), split, norm, descriptors)
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
@@ -264,11 +266,7 @@ def train(
         model.mean_preset(data.v[data.split["train"]].numpy()).round(6).tolist()
     )
     if cfg.kind == "flow":
-        tr = data.split["train"]
-        _, _, tags = ds.load()
-        descriptors = {n: tags[n][tr] for n in ds.descriptor_names}
-        model.macros = define_macros(model, data.x[tr], data.v[tr], render=_renderer(ds),
-                                     descriptors=descriptors)
+        model.macros = choose_dials(model, ds, data, data.x[data.split["train"]])
     # The matcher's retrieval index of the training sounds travels inside the model file.
     train_idx = data.split["train"]
     mels_db = data.x[train_idx].numpy() * data.norm["std"] + data.norm["mean"]
@@ -276,6 +274,14 @@ def train(
     model.extras.update(RetrievalIndex.build(mels_db, learned).to_tensors())
     model.save(out / MODEL)
     return model
+
+
+def choose_dials(model: SavedModel, ds: Dataset, data: Prepared, x_train: torch.Tensor):
+    """The start point and dials for ``model`` from its training split (``x_train``: the split's
+    spectrograms normalized as the model reads them), listening through the dataset's synth."""
+    tr = data.split["train"]
+    return define_macros(model, x_train, data.v[tr], render=_renderer(ds),
+                         descriptors={n: d[tr] for n, d in data.descriptors.items()})
 
 
 def _renderer(ds: Dataset):

@@ -12,15 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bridge.data.dataset import Dataset  # noqa: E402
-from bridge.models.macros import define_macros  # noqa: E402
 from bridge.models.saved import SavedModel  # noqa: E402
-from bridge.train import prepare  # noqa: E402
+from bridge.train import choose_dials, prepare  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,15 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     tr = data.split["train"]
     # The model's own normalization, in case the dataset's statistics moved.
     x = (data.x[tr] * data.norm["std"] + data.norm["mean"] - model.norm["mean"]) / model.norm["std"]
-    synth, note = ds.synth(), ds.notes[0]
-
-    def render(learned: np.ndarray) -> np.ndarray:
-        return synth.render(ds.spec.expand(ds.learn_spec, learned), note, ds.features.sample_rate)
-
     torch.manual_seed(0)
-    _, _, tags = ds.load()
-    descriptors = {n: tags[n][tr] for n in ds.descriptor_names}
-    model.macros = define_macros(model, x, data.v[tr], render=render, descriptors=descriptors)
+    model.macros = choose_dials(model, ds, data, x)
     model.save(args.out or args.model)
     print("dials:", ", ".join(model.macros.names))
 

@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from bridge.audio.features import log_mel
+from bridge.audio.metrics import log_spectral_mae
+from bridge.data.tags import DESCRIPTORS, PAIRS, describe_audio
 from bridge.models.saved import Macros, SavedModel
 
 SWEEP = 21  # points along a dial's sweep when choosing it
@@ -109,8 +112,6 @@ def _columns(model: SavedModel, v0: np.ndarray) -> dict[int, int]:
 def _step_ratio(model: SavedModel, audio: np.ndarray) -> float:
     """Largest neighbour step of a rendered sweep over its mean step. The model's log-mels
     stand in for the slower log-spectral MAE that benchmarks/macro_quality.py scores it by."""
-    from bridge.audio.features import log_mel
-
     mel = log_mel(audio, model.features)
     steps = np.abs(mel[1:] - mel[:-1]).mean(axis=(1, 2))
     return float(steps.max() / max(steps.mean(), 1e-12))
@@ -127,8 +128,6 @@ def _semantic_path(model, origin, axis, sound_axis, jac, cols, v0, desc, spread,
     follows descriptor ``desc`` (bridge.data.tags): every candidate is swept and rendered, and
     the one whose descriptor rises most steadily (Spearman, then how far in training standard
     deviations, capped at 1) wins."""
-    from bridge.data.tags import DESCRIPTORS, describe_audio
-
     di = DESCRIPTORS.index(desc)
     held = model.notes[0].held
     sr = model.features.sample_rate
@@ -228,8 +227,6 @@ def define_macros(
     lows: list[float | None] = [None] * len(names)
     highs: list[float | None] = [None] * len(names)
     if render is not None and descriptors is not None:
-        from bridge.data.tags import PAIRS
-
         for j, pair in enumerate(model.cfg.tag_pairs[: len(names)]):
             desc = PAIRS[pair][0]
             if desc not in descriptors:
@@ -249,8 +246,6 @@ def define_macros(
             continue
         effect = travel
         if render is not None:
-            from bridge.audio.metrics import log_spectral_mae
-
             ends = _decoded(model, origin[None] + np.array([[lo], [hi]]) * w[None])
             audio = render(ends)
             effect = float(log_spectral_mae(audio[:1], audio[1:], model.features.sample_rate)[0])
