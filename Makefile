@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
+	# librosa's pitch tracker compiles numba code into its cache on first use; compiled here
+	# once, so a server and its match process never write that cache at the same moment (a
+	# fresh machine's first sketch could load a half-written entry and crash).
+	$(PY) -c "from bridge.matching.pitch import warm_up; warm_up()"
 	touch $(STAMP)
 
 setup: $(STAMP) system-deps
