@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,cluster]'
 	# librosa's pitch tracker compiles numba code into its cache on first use; compiled here
 	# once, so a server and its match process never write that cache at the same moment (a
 	# fresh machine's first sketch could load a half-written entry and crash).

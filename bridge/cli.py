@@ -8,6 +8,8 @@ import importlib
 import os
 import sys
 
+from bridge.cluster import WorkerError
+
 # name -> one-line help; the module bridge.commands.<name> implements it.
 COMMANDS: dict[str, str] = {
     "synths": "list the built-in synths, Dexed when found, and their parameters",
@@ -71,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, FileNotFoundError, FileExistsError, PermissionError) as e:
+    except (
+        UserError, ValueError, FileNotFoundError, FileExistsError, PermissionError, WorkerError
+    ) as e:
         # Every input problem surfaces as one line naming the problem and the fix.
         print(f"flowsynth {args.command}: error: {e}", file=sys.stderr)
         return 2

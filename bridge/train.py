@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bridge import distributed
 from bridge.audio.features import normalization_stats
 from bridge.data.dataset import Dataset
 from bridge.matching.index import RetrievalIndex
@@ -94,8 +95,19 @@ def _beta(cfg: ModelConfig, epoch: int) -> float:
 
 
 def _run_epoch(
-    net, data: Prepared, idx: np.ndarray, cfg, beta, opt=None, gen=None, device="cpu", desc=""
+    net,
+    data: Prepared,
+    idx: np.ndarray,
+    cfg,
+    beta,
+    opt=None,
+    gen=None,
+    device="cpu",
+    desc="",
+    group: distributed.Group = distributed.SINGLE,
 ):
+    """One pass over ``idx``; ``net`` is a module whose forward is the loss. Under DDP every
+    rank draws the same batch order and trains on its share of each batch."""
     train = opt is not None
     net.train(train)
     order = torch.from_numpy(idx)
@@ -104,13 +116,16 @@ def _run_epoch(
     sums: dict[str, float] = {}
     n = 0
     batches = range(0, len(order), cfg.batch_size)
-    for start in tqdm(batches, desc=desc, leave=False, disable=None):
+    show = None if group.leader else True  # tqdm's disable: None hides it off a terminal
+    for start in tqdm(batches, desc=desc, leave=False, disable=show):
         b = order[start : start + cfg.batch_size]
-        if train and len(b) < 2:  # batch norm needs two samples
+        # batch norm needs two samples, on every rank: all ranks skip the same batches
+        if train and len(b) < 2 * group.world:
             continue
+        b = b[group.rank :: group.world]
         x, v, t = data.x[b].to(device), data.v[b].to(device), data.tags[b].to(device)
         with torch.set_grad_enabled(train):
-            out = net.loss(x, v, t, beta)
+            out = net(x, v, t, beta)
             if train:
                 opt.zero_grad(set_to_none=True)
                 out["loss"].backward()
@@ -119,6 +134,7 @@ def _run_epoch(
         for k, val in out.items():
             sums[k] = sums.get(k, 0.0) + float(val.detach()) * len(b)
         n += len(b)
+    sums, n = distributed.sum_metrics(group, sums, n)
     return {k: s / max(n, 1) for k, s in sums.items()}
 
 
@@ -131,20 +147,50 @@ def train(
     split_seed: int = 0,
     split: dict | None = None,
     quiet: bool = False,
-) -> SavedModel:
-    """Train a model; return it (also saved as <out_dir>/model.pt)."""
+    ddp: bool = False,
+) -> SavedModel | None:
+    """Train a model; return it (also saved as <out_dir>/model.pt).
+
+    ``ddp``: this process is one rank of a ``torchrun`` launch (bridge.distributed); rank 0
+    writes the run folder and returns the model, the other ranks return None.
+    """
     out = Path(out_dir)
     ds = Dataset(data_dir)
+    group = distributed.start(device) if ddp else distributed.SINGLE
+    # On an error this rank just leaves: torchrun stops the others, which a barrier here would
+    # wait for forever.
+    model = _train(ds, cfg, out, resume, device, split_seed, split, quiet or not group.leader,
+                   group)  # fmt: skip
+    distributed.stop(group)
+    return model
+
+
+def _train(
+    ds: Dataset,
+    cfg: ModelConfig,
+    out: Path,
+    resume: bool,
+    device: str | None,
+    split_seed: int,
+    split: dict | None,
+    quiet: bool,
+    group: distributed.Group,
+) -> SavedModel | None:
     if out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    if group.active:
+        torch.distributed.barrier()  # every rank has looked at --out before rank 0 writes there
+    if group.leader:
+        out.mkdir(parents=True, exist_ok=True)
+    device = group.device if group.active else device
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     data = prepare(ds, cfg, split_seed, split)
     n_notes, n_mels, n_frames = data.x.shape[1:]
     net = build_net(cfg, ds.learn_spec, n_notes, n_mels, n_frames).to(device)
+    step = distributed.wrap(group, net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience
@@ -154,8 +200,11 @@ def train(
     # The best epoch's weights travel inside the checkpoint: one atomic write per epoch, so a
     # kill can never leave best weights and a training state from different epochs.
     best_net: dict[str, torch.Tensor] | None = None
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+    # Rank 0 reads the checkpoint and hands it to the others, whose disks may not hold it.
+    found = distributed.broadcast(group, resume and ckpt_path.exists())
+    if found:
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True) if group.leader else None
+        ck = distributed.broadcast(group, ck)
         changed = sorted(
             k for k, v in cfg.to_dict().items() if ck["config"].get(k) != v and k not in STOPPING
         )
@@ -175,20 +224,31 @@ def train(
         if not quiet:
             print(f"resuming {out} at epoch {state['epoch']}")
     t0 = time.time() - state["elapsed"]
-    _keep_metrics_until(out / METRICS, state["epoch"])
-    log = (out / METRICS).open("a")
+    if group.leader:
+        _keep_metrics_until(out / METRICS, state["epoch"])
+        log = (out / METRICS).open("a")
     for epoch in range(state["epoch"], cfg.epochs):
         if epoch <= cfg.lr_warmup_epochs:
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(cfg, epoch)
-        torch.manual_seed(cfg.seed * 100003 + epoch)  # resumed epochs draw the same noise
-        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+        # Resumed epochs draw the same noise; each rank its own (rank 0's is a single run's).
+        torch.manual_seed(cfg.seed * 100003 + epoch + 1_000_003 * group.rank)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)  # the same order on all
         beta = _beta(cfg, epoch)
         tr = _run_epoch(
-            net, data, data.split["train"], cfg, beta, opt, gen, device, f"epoch {epoch + 1}"
-        )
-        with torch.no_grad():
-            va = _run_epoch(net, data, data.split["valid"], cfg, cfg.beta, device=device)
+            step, data, data.split["train"], cfg, beta, opt, gen, device, f"epoch {epoch + 1}",
+            group,
+        )  # fmt: skip
+        # Rank 0 validates with its batch-norm statistics (the ones the model keeps) and tells
+        # the others, so that all step the learning rate and stop on the same epoch.
+        va = None
+        if group.leader:
+            with torch.no_grad():
+                va = _run_epoch(
+                    distributed.LossModule(net), data, data.split["valid"], cfg, cfg.beta,
+                    device=device,
+                )  # fmt: skip
+        va = distributed.broadcast(group, va)
         if epoch >= cfg.lr_warmup_epochs:
             plateau.step(va["loss"])
         improved = va["loss"] < state["best"] - 1e-6
@@ -198,7 +258,7 @@ def train(
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
-        state["elapsed"] = time.time() - t0
+        state["elapsed"] = distributed.broadcast(group, time.time() - t0)
         row = {
             "epoch": epoch + 1,
             "beta": beta,
@@ -207,19 +267,20 @@ def train(
             **{f"train_{k}": round(v, 6) for k, v in tr.items()},
             **{f"valid_{k}": round(v, 6) for k, v in va.items()},
         }
-        _atomic_torch_save(
-            {
-                "net": net.state_dict(),
-                "opt": opt.state_dict(),
-                "plateau": plateau.state_dict(),
-                "state": state,
-                "config": cfg.to_dict(),
-                "best_net": best_net,
-            },
-            ckpt_path,
-        )
-        log.write(json.dumps(row) + "\n")
-        log.flush()
+        if group.leader:
+            _atomic_torch_save(
+                {
+                    "net": net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "plateau": plateau.state_dict(),
+                    "state": state,
+                    "config": cfg.to_dict(),
+                    "best_net": best_net,
+                },
+                ckpt_path,
+            )
+            log.write(json.dumps(row) + "\n")
+            log.flush()
         if not quiet:
             tqdm.write(
                 f"epoch {epoch + 1}/{cfg.epochs}  train {tr['loss']:.4f}  valid {va['loss']:.4f}"
@@ -233,6 +294,8 @@ def train(
             if not quiet:
                 print(f"time budget of {cfg.max_minutes} min reached")
             break
+    if not group.leader:
+        return None
     log.close()
     if best_net is None:
         raise RuntimeError(
@@ -260,6 +323,7 @@ def train(
             "best_valid_loss": state["best"],
             "train_minutes": round(state["elapsed"] / 60, 2),
             "device": device,
+            "ranks": group.world,
         },
     )
     model.info["mean_preset"] = (

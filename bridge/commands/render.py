@@ -76,6 +76,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="parallel processes (default: CPU count); results do not depend on it",
     )
     p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|local|ADDRESS",
+        help="render the shards as Ray tasks: on the cluster this machine belongs to (auto, "
+        "the default), a Ray instance started here (local) or the cluster at ADDRESS; "
+        "--workers then caps the tasks in flight. Needs the cluster extra: "
+        "pip install 'flowsynth-bridge[cluster]'",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a dataset rendered with other settings in --out",
@@ -111,11 +122,16 @@ def run(args: argparse.Namespace) -> int:
         shard_size=args.shard_size,
         synth_config=str(Path(args.synth_config).resolve()) if args.synth_config else None,
     )
-    workers = (
-        args.workers if args.workers is not None else min(os.cpu_count() or 1, settings.n_shards)
-    )
+    workers = args.workers
+    if workers is None and args.ray is None:
+        workers = min(os.cpu_count() or 1, settings.n_shards)
     manifest = render_dataset(
-        settings, args.out, workers=workers, overwrite=args.overwrite, progress=not args.quiet
+        settings,
+        args.out,
+        workers=workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        ray=args.ray,
     )
     c = manifest["counts"]
     print(

@@ -23,6 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/valid/test split")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
+    p.add_argument(
+        "--ddp",
+        action="store_true",
+        help="one rank of a multi-process run started by `torchrun --nproc-per-node N -m "
+        "bridge.cli train ... --ddp` (docs/scale.md); each batch is split across the ranks",
+    )
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -58,8 +64,16 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = get_config(args.config, **parse_overrides(args.set))
     model = train(
-        args.data, cfg, args.out, resume=args.resume, device=args.device, split_seed=args.split_seed
+        args.data,
+        cfg,
+        args.out,
+        resume=args.resume,
+        device=args.device,
+        split_seed=args.split_seed,
+        ddp=args.ddp,
     )
+    if model is None:  # a DDP rank other than 0: rank 0 saved the model and reports it
+        return 0
     print(
         f"saved {args.out}/model.pt (best epoch {model.info['best_epoch']}, "
         f"{model.info['train_minutes']} min)"

@@ -92,9 +92,9 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write a shard atomically; return its sha256."""
-    data = npz_bytes(arrays)
+def write_shard(path: Path, arrays: dict[str, np.ndarray] | bytes) -> str:
+    """Write a shard (its arrays, or their :func:`npz_bytes`) atomically; return its sha256."""
+    data = arrays if isinstance(arrays, bytes) else npz_bytes(arrays)
     _atomic_write(Path(path), data)
     return sha256_bytes(data)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge import __version__
+from bridge import __version__, cluster
 from bridge.audio.features import FeatureConfig, log_mel
 from bridge.data import DEFAULT_SHARD_SIZE
 from bridge.data import tags as tagmod
@@ -27,8 +27,10 @@ from bridge.data.dataset import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    npz_bytes,
     read_manifest,
     read_shard,
+    sha256_bytes,
     sha256_file,
     shard_name,
     write_json_atomic,
@@ -307,23 +309,53 @@ def _init_worker(
     _STATE.update(synth=synth, settings=settings, out=Path(out))
 
 
+def _entry(settings: RenderSettings, index: int, arrays: dict, drops: dict, sha: str) -> dict:
+    start, stop = settings.shard_range(index)
+    return {
+        "index": index,
+        "file": shard_name(index),
+        "sha256": sha,
+        "count": len(arrays["params"]),
+        "rendered": stop - start,
+        **drops,
+    }
+
+
 def _render_and_write(index: int) -> dict:
     settings: RenderSettings = _STATE["settings"]
     parent = _STATE.get("parent_pid")
     if parent is not None and os.getppid() != parent:
         os._exit(1)  # orphaned (no PDEATHSIG on this system): the shard would go unrecorded
     arrays, drops = render_shard(_STATE["synth"], settings, index)
-    name = shard_name(index)
-    sha = write_shard(_STATE["out"] / name, arrays)
-    start, stop = settings.shard_range(index)
-    return {
-        "index": index,
-        "file": name,
-        "sha256": sha,
-        "count": len(arrays["params"]),
-        "rendered": stop - start,
-        **drops,
-    }
+    sha = write_shard(_STATE["out"] / shard_name(index), arrays)
+    return _entry(settings, index, arrays, drops, sha)
+
+
+def _render_on_ray_worker(
+    synth_ref: Synth | tuple[str, str | None], settings: RenderSettings, index: int
+) -> tuple[dict, bytes]:
+    """A Ray task: shard ``index`` as its entry and file bytes. The driver writes the file, so
+    workers need no view of the output folder; the synth is built once per worker process."""
+    if _STATE.get("ref") != synth_ref or "synth" not in _STATE:
+        from bridge.synth.registry import get_synth
+
+        _use_one_thread()  # as every local worker: the dataset must not depend on where it ran
+        synth = synth_ref if isinstance(synth_ref, Synth) else get_synth(*synth_ref)
+        _STATE.update(ref=synth_ref, synth=synth)
+    arrays, drops = render_shard(_STATE["synth"], settings, index)
+    data = npz_bytes(arrays)
+    return _entry(settings, index, arrays, drops, sha256_bytes(data)), data
+
+
+def _ray_task(synth_ref, settings: RenderSettings, index: int) -> tuple[dict, bytes]:
+    return cluster.on_worker(_render_on_ray_worker, synth_ref, settings, index)
+
+
+def _worker_env() -> dict[str, str]:
+    """What the workers need of this process's environment to find the synth."""
+    from bridge.synth.dexed import ENV_VAR
+
+    return {k: os.environ[k] for k in (ENV_VAR,) if os.environ.get(k)}
 
 
 # --- the output folder --------------------------------------------------------------------
@@ -443,25 +475,33 @@ def render_dataset(
     settings: RenderSettings,
     out: str | Path,
     *,
-    workers: int = 1,
+    workers: int | None = 1,
     overwrite: bool = False,
     synth: Synth | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     stop_after: int | None = None,
+    ray: str | None = None,
 ) -> dict:
     """Render (or finish rendering) a dataset into ``out``; return its final manifest.
 
     ``synth`` overrides looking the synth up by ``settings.synth`` (it must pickle for
-    ``workers > 1``). Bad settings raise ValueError before anything touches the disk.
+    ``workers > 1`` or Ray). ``ray`` (``local``, ``auto`` or an address, see bridge.cluster)
+    renders the shards as Ray tasks, at most ``workers`` at a time (None: the cluster's CPUs);
+    the files are the same bytes as with ``workers=1``. Bad settings raise ValueError before
+    anything touches the disk.
     """
     from tqdm import tqdm
 
     from bridge.synth.registry import get_synth
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    if not 1 <= workers <= 256:
+    if ray is None and workers is None:
+        workers = 1
+    if workers is not None and not 1 <= workers <= 256:
         raise ValueError(f"--workers must be between 1 and 256, got {workers}")
+    if ray is not None:
+        cluster.require_ray()
     if synth is None:
         synth = get_synth(settings.synth, settings.synth_config)
     header = manifest_header(settings, synth)  # validates the subset too
@@ -504,7 +544,18 @@ def render_dataset(
     if not type(synth).__module__.startswith("bridge."):
         ref = synth
     try:
-        if workers == 1 or len(todo) <= 1:
+        if ray is not None and todo:
+            # A local instance gets the CPUs --workers asks for; a cluster has its own.
+            with cluster.connect(ray, num_cpus=workers, env=_worker_env()) as rt:
+                task = rt.remote(num_cpus=1, max_retries=2)(_ray_task)
+                limit = workers or cluster.cluster_cpus()
+                jobs = [(ref, settings, i) for i in todo]
+                running = lambda k: bar.set_postfix_str(f"{k} running")  # noqa: E731
+                for entry, data in cluster.as_completed(task, jobs, limit, running):
+                    if write_shard(out / entry["file"], data) != entry["sha256"]:
+                        raise OSError(f"shard {entry['file']} changed on its way from the worker")
+                    record(entry)
+        elif workers == 1 or len(todo) <= 1:
             threads = _use_one_thread()
             try:
                 _STATE.update(synth=synth, settings=settings, out=out)
