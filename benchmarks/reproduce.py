@@ -7,7 +7,10 @@
 k-fold, scores them all with the same code (``bridge.evaluate.score``) and writes one JSON file
 per table under benchmarks/results/ (``reproduce_<table>.json``). Each fold of each model is
 cached under ``--work`` as it finishes, so an interrupted run picks up where it stopped; a
-training interrupted mid-way resumes from its last epoch. ``report`` only reads those JSON
+training interrupted mid-way resumes from its last epoch. ``run --ray [auto|local|ADDRESS]``
+renders the datasets and trains and scores the folds as Ray tasks, one core each (``--threads``
+cores with it), on a local Ray instance or a cluster whose nodes share ``--work`` and this
+checkout at the same paths (docs/scale.md). ``report`` only reads those JSON
 files, so the document can be rebuilt (and is checked by tests/test_reproduce.py) without
 training anything.
 
@@ -239,12 +242,13 @@ def render_command(name: str, size: Size, out: Path) -> list[str]:
     return cmd + (["--subset", subset] if subset else [])
 
 
-def ensure_dataset(name: str, size: Size, work: Path) -> Path:
-    """Render with the repo's own command (resumable; a finished dataset is reused)."""
+def ensure_dataset(name: str, size: Size, work: Path, ray: str | None = None) -> Path:
+    """Render with the repo's own command (resumable; a finished dataset is reused), on the
+    Ray cluster ``ray`` names when given."""
     from bridge.cli import main as cli
 
     out = work / "data" / name
-    cmd = render_command(name, size, out)
+    cmd = render_command(name, size, out) + (["--ray", ray] if ray else [])
     t0, fresh = time.time(), not (out / "manifest.json").exists()
     if cli(cmd[1:]) != 0:
         raise RuntimeError(f"rendering {name} failed: {' '.join(cmd)}")
@@ -262,44 +266,68 @@ def fold_split(ds, k: int, fold: int, seed: int = 0) -> dict[str, np.ndarray]:
     return {"train": np.sort(perm[n_valid:]), "valid": np.sort(perm[:n_valid]), "test": test}
 
 
+def cached_fold(run: Run, fold: int, size: Size, work: Path) -> dict | None:
+    """A fold's result from an earlier run, None when it has not finished."""
+    done = work / "runs" / run.key / f"fold{fold}" / "result.json"
+    if not done.exists():
+        return None
+    cached = json.loads(done.read_text())
+    if cached.get("size") != asdict(size) | {"channels": list(size.channels)}:
+        raise SystemExit(f"{done} was made with other sizes; use another --work or pass --fresh")
+    return cached
+
+
 def run_fold(run: Run, fold: int, size: Size, work: Path, data: Path, ood: Path | None) -> dict:
     """Train (or resume) one fold and score it; the result is cached as JSON."""
-    out = work / "runs" / run.key / f"fold{fold}"
-    done = out / "result.json"
-    if done.exists():
-        cached = json.loads(done.read_text())
-        if cached.get("size") != asdict(size) | {"channels": list(size.channels)}:
-            raise SystemExit(
-                f"{done} was made with other sizes; use another --work or pass --fresh"
-            )
+    cached = cached_fold(run, fold, size, work)
+    if cached is not None:
         return cached
-    lock = work / "locks" / f"{run.key}__fold{fold}.lock"
-    if not _take(lock):
-        return {}
-    try:
-        return _train_and_score(run, fold, size, out, data, ood)
-    finally:
-        lock.unlink(missing_ok=True)
+    return _train_and_score(run, fold, size, work / "runs" / run.key / f"fold{fold}", data, ood)
 
 
-def _take(lock: Path) -> bool:
-    """Claim a fold, so that a second ``run`` process (another core, another GPU) takes the
-    next one instead; a claim whose process has died is taken over."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                os.kill(int(lock.read_text() or 0), 0)
-                return False
-            except (ProcessLookupError, ValueError, FileNotFoundError):
-                lock.unlink(missing_ok=True)
-                continue
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        return True
-    return False
+def _fold_on_worker(key: str, fold: int, size_name: str, work: str, data: str,
+                    ood: str | None, threads: int) -> dict:  # fmt: skip
+    """A Ray task: this module as the worker imports it (the driver may run it as a script)."""
+    import torch
+
+    from bridge import cluster
+
+    def go() -> dict:
+        for seen in [Path(data) / "manifest.json"] + ([Path(ood)] if ood else []):
+            if not seen.exists():
+                raise ValueError(
+                    f"{seen} is not on this node: --work must be a folder every node of the "
+                    "cluster shares at the same path (docs/scale.md)"
+                )
+        torch.set_num_threads(threads)
+        from benchmarks import reproduce
+
+        run = next(r for t in reproduce.TABLES.values() for r in t if r.key == key)
+        return reproduce.run_fold(run, fold, reproduce.SIZES[size_name], Path(work), Path(data),
+                                  Path(ood) if ood else None)  # fmt: skip
+
+    return cluster.on_worker(go)
+
+
+def _run_folds_on_ray(todo, args, size, work, data, ood, bar) -> dict:
+    """Every fold not yet finished, as Ray tasks; results come back as they finish."""
+    import ray
+
+    from bridge import cluster
+
+    threads = args.threads or 1
+    task = ray.remote(num_cpus=threads)(_fold_on_worker)
+    jobs = [(run.key, fold, args.size, str(work), str(data[run.dataset]),
+             str(ood) if ood and run.dataset == OOD_DATASET else None, threads)
+            for run, fold in todo]  # fmt: skip
+    limit = max(1, cluster.cluster_cpus() // threads)
+    got = {}
+    for r in cluster.as_completed(
+        task, jobs, limit, on_running=lambda n: bar.set_postfix_str(f"{n} running")
+    ):
+        got[(Run(**r["run"]), r["fold"])] = r
+        bar.update()
+    return got
 
 
 def _train_and_score(
@@ -393,21 +421,39 @@ def aggregate(folds: list[dict]) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
-    size = SIZES[args.size]
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     tables = args.only or list(DEFAULT_TABLES)
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         raise SystemExit(f"unknown table(s) {unknown}; choose from {', '.join(TABLES)}")
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.ray:
+        return _run_tables(args, tables)
+    from bridge import cluster
+
+    # Workers import this checkout's `benchmarks` and `bridge` from the same path.
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    if os.environ.get("FLOWSYNTH_DEXED"):
+        env["FLOWSYNTH_DEXED"] = os.environ["FLOWSYNTH_DEXED"]
+    try:
+        with cluster.connect(args.ray, env=env):
+            return _run_tables(args, tables)
+    except cluster.WorkerError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _run_tables(args: argparse.Namespace, tables: list[str]) -> int:
+    import torch
+    from tqdm import tqdm
+
+    size = SIZES[args.size]
+    work = Path(args.work)
     needed = sorted({r.dataset for t in tables for r in TABLES[t]})
     data = {}
     for name in tqdm(needed, desc="datasets"):
-        data[name] = ensure_dataset(name, size, work)
+        data[name] = ensure_dataset(name, size, work, ray=args.ray)
     ood = None
     if "esling2020" in tables:
         from benchmarks.ood_set import make_ood_set
@@ -425,24 +471,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     todo = [(run, fold) for run in runs for fold in range(size.folds)]
     got: dict[tuple[Run, int], dict] = {}
-    bar = tqdm(total=len(todo), desc="folds")
-    while len(got) < len(todo):
-        progressed = False
-        for run, fold in todo:
-            if (run, fold) in got:
-                continue
-            bar.set_postfix_str(f"{run.key} fold {fold}")
-            use_ood = ood if run.dataset == OOD_DATASET else None
-            r = run_fold(run, fold, size, work, data[run.dataset], use_ood)
-            if r:  # empty: another process is on it
-                got[(run, fold)] = r
-                bar.update()
-                progressed = True
-        if not progressed:
-            time.sleep(5)
+    for run, fold in todo:
+        cached = cached_fold(run, fold, size, work)
+        if cached is not None:
+            got[(run, fold)] = cached
+    bar = tqdm(total=len(todo), initial=len(got), desc="folds")
+    left = [job for job in todo if job not in got]
+    if args.ray:
+        got.update(_run_folds_on_ray(left, args, size, work, data, ood, bar))
+    for run, fold in left if not args.ray else ():
+        bar.set_postfix_str(f"{run.key} fold {fold}")
+        use_ood = ood if run.dataset == OOD_DATASET else None
+        got[(run, fold)] = run_fold(run, fold, size, work, data[run.dataset], use_ood)
+        bar.update()
     bar.close()
-    if args.worker:
-        return 0
     for run in runs:
         results[run.key] = aggregate([got[(run, f)] for f in range(size.folds)])
     setting = {
@@ -1000,9 +1042,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--results", default=str(RESULTS_DIR), help="where the JSON files go")
     r.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     r.add_argument("--no-plots", action="store_true")
-    r.add_argument("--worker", action="store_true",
-                   help="only help another `run` (on another core or GPU): train and score the "
-                   "folds nobody has claimed, write no tables")  # fmt: skip
+    r.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="render and train on Ray: auto (the cluster this machine is in, else "
+                   "a local one), local, or a head's address; --work must be shared by the "
+                   "nodes (docs/scale.md; pip install 'flowsynth-bridge[cluster]')")  # fmt: skip
     r.add_argument("--fresh", action="store_true", help="delete --work first")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("baselines", help="score the nearest-neighbour and mean-preset "

@@ -113,6 +113,8 @@ def as_completed(
             if on_running is not None:
                 on_running(len(running))
             ready, running = ray.wait(running, num_returns=1)
+            if on_running is not None:
+                on_running(len(running))
             try:
                 yield ray.get(ready[0])
             except ray.exceptions.RayTaskError as e:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import reproduce
 from benchmarks.reproduce import TABLES, Run, fold_split, render_report
@@ -37,8 +38,12 @@ def smoke(tmp_path_factory):
     work = tmp_path_factory.mktemp("work")
     results = tmp_path_factory.mktemp("results")
     argv = ["run", "--size", "smoke", "--only", "levaillant2021_notes", "--work", str(work),
-            "--results", str(results), "--no-plots"]  # fmt: skip
-    assert reproduce.main(argv) == 0
+            "--results", str(results), "--no-plots", "--threads", "1"]  # fmt: skip
+    threads = torch.get_num_threads()
+    try:
+        assert reproduce.main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
     return work, results, argv
 
 
@@ -85,3 +90,37 @@ def test_folds_partition_the_dataset(smoke):
 def test_unknown_table_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="unknown table"):
         reproduce.main(["run", "--only", "nope", "--work", str(tmp_path)])
+
+
+def _without_timings(table: dict) -> dict:
+    out = {k: v for k, v in table.items()
+           if k not in ("machine", "compute_minutes_all_tables", "render_minutes")}  # fmt: skip
+    out["runs"] = {
+        key: {k: v for k, v in row.items() if k not in ("train_minutes", "score_minutes")}
+        for key, row in table["runs"].items()
+    }
+    return out
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_smoke_run_over_ray_equals_the_local_run(smoke, tmp_path):
+    """Datasets rendered and folds trained as tasks of a local Ray instance (2 CPUs, one
+    thread per task, as the local run): the same tables, timings aside."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install '.[cluster]')")
+    work, results, argv = smoke
+    results_ray = tmp_path / "results"
+    argv_ray = [a for a in argv]
+    argv_ray[argv_ray.index("--work") + 1] = str(tmp_path / "work")
+    argv_ray[argv_ray.index("--results") + 1] = str(results_ray)
+    assert reproduce.main(argv_ray + ["--ray", "local"]) == 0
+    name = "reproduce_levaillant2021_notes.json"
+    local = json.loads((results / name).read_text())
+    ray = json.loads((results_ray / name).read_text())
+    assert _without_timings(ray) == _without_timings(local)
+    for r in TABLES["levaillant2021_notes"]:
+        for fold in range(reproduce.SIZES["smoke"].folds):
+            assert (tmp_path / "work" / "runs" / r.key / f"fold{fold}" / "result.json").exists()
+    data = tmp_path / "work" / "data" / "fm"
+    for shard in sorted(data.glob("*.npz")):
+        assert shard.read_bytes() == (work / "data" / "fm" / shard.name).read_bytes()
