@@ -434,7 +434,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bridge import cluster
 
     # Workers import this checkout's `benchmarks` and `bridge` from the same path.
-    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {"PYTHONPATH": os.pathsep.join(paths)}
     if os.environ.get("FLOWSYNTH_DEXED"):
         env["FLOWSYNTH_DEXED"] = os.environ["FLOWSYNTH_DEXED"]
     try:
