@@ -124,3 +124,11 @@ def test_a_smoke_run_over_ray_equals_the_local_run(smoke, tmp_path):
     data = tmp_path / "work" / "data" / "fm"
     for shard in sorted(data.glob("*.npz")):
         assert shard.read_bytes() == (work / "data" / "fm" / shard.name).read_bytes()
+
+
+def test_a_fold_task_on_a_node_without_the_dataset_names_the_node_and_the_fix(tmp_path):
+    from bridge.cluster import WorkerError
+
+    with pytest.raises(WorkerError, match=r"on Ray worker .*is not on this node: --work must"):
+        reproduce._fold_on_worker(Run("fm", "flow").key, 0, "smoke", str(tmp_path),
+                                  str(tmp_path / "data" / "fm"), None, 1)  # fmt: skip
