@@ -10,6 +10,8 @@ import resource
 import sys
 from pathlib import Path
 
+from bridge import atomic
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -69,8 +71,6 @@ def write_result(name: str, result: dict, out: Path | None = None) -> Path:
     out = out or RESULTS_DIR / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"
-    tmp = out.with_name(f".tmp-{out.name}")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    atomic.write_text(out, text)
     print(text, end="")
     return out

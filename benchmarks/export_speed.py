@@ -29,6 +29,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bridge import atomic  # noqa: E402
+
 RESULT = ROOT / "benchmarks" / "results" / "export_speed.json"
 GOAL_US = 100.0
 
@@ -168,7 +172,7 @@ def main() -> int:
     text = json.dumps(report, indent=1)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    atomic.write_text(args.out, text + "\n")
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal.windows import blackmanharris
 
+from bridge import atomic
 from bridge.synth import Note
 from bridge.synth.fm import ALGORITHMS, SPEC, FMSynth
 
@@ -97,9 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
                       "renders under -60 dBFS RMS (carriers above Nyquist) are left out",
               "cases": cases}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
+    atomic.write_json(args.out, result)
     print(json.dumps(result, indent=2))
     return result
 

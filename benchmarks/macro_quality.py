@@ -30,6 +30,7 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_result  # noqa: E402
 
+from bridge import atomic  # noqa: E402
 from bridge.audio.metrics import log_spectral_mae  # noqa: E402
 from bridge.data.dataset import Dataset  # noqa: E402
 from bridge.data.tags import DESCRIPTORS, PAIRS, describe_audio  # noqa: E402
@@ -135,7 +136,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("dial")
     fig.suptitle("each dial swept from the start point (dashed): what it follows")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
 
 
 def main(argv: list[str] | None = None) -> None:

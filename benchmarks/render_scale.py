@@ -153,10 +153,11 @@ def _plot(table: dict, workers: list[int], path: Path) -> None:
     ax.set_ylabel("shards per second (median)")
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=110)
+    from bridge import atomic
+
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

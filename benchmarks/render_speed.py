@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import pedalboard  # noqa: E402
 import torch  # noqa: E402
 
+from bridge import atomic  # noqa: E402
 from bridge.synth import PAPER_NOTE, get_synth  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -195,9 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)  # never leave a half-written result
+    atomic.write_json(args.out, result)  # never leave a half-written result
     print(json.dumps(result, indent=2))
     return result
 

@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import RESULTS_DIR, machine_info, write_result  # noqa: E402
+from bridge import atomic  # noqa: E402
 
 DOC = ROOT / "docs" / "results.md"
 IMG = ROOT / "docs" / "img"
@@ -253,7 +254,7 @@ def ensure_dataset(name: str, size: Size, work: Path, ray: str | None = None) ->
     if cli(cmd[1:]) != 0:
         raise RuntimeError(f"rendering {name} failed: {' '.join(cmd)}")
     if fresh:  # timed by the run that rendered it, not by a later one that found it done
-        (work / "data" / f"{name}.seconds").write_text(f"{time.time() - t0:.1f}\n")
+        atomic.write_text(work / "data" / f"{name}.seconds", f"{time.time() - t0:.1f}\n")
     return out
 
 
@@ -542,7 +543,7 @@ def best_model_plots(work: Path, size: Size) -> Path | None:
     model = SavedModel.load(best / "model.pt")
     plot_macros(model, IMG / "results_macros.png")
     plot_morph(model, IMG / "results_morph.png", None, None)
-    (IMG / "results_best_model.txt").write_text(f"{best.relative_to(work)}\n")
+    atomic.write_text(IMG / "results_best_model.txt", f"{best.relative_to(work)}\n")
     return best
 
 
@@ -1022,9 +1023,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     text = render_report(Path(args.results))
-    tmp = DOC.with_name(f".tmp-{DOC.name}")
-    tmp.write_text(text)
-    os.replace(tmp, DOC)
+    atomic.write_text(DOC, text)
     print(f"wrote {DOC.relative_to(ROOT)}")
     for name, g in goals(_load("esling2020", Path(args.results)),
                          _load("levaillant2021_encodings", Path(args.results))).items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bridge import atomic
 from bridge.audio.features import log_mel
 from bridge.audio.io import load_audio
 from bridge.audio.metrics import audio_metrics, param_metrics, summarize
@@ -335,9 +335,7 @@ def write_report(result: dict, out_dir: str | Path) -> None:
             "",
         ]
     for name, text in (("eval.json", json.dumps(result, indent=2)), ("eval.md", "\n".join(md))):
-        tmp = out / f".tmp-{name}"
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+        atomic.write_text(out / name, text)
 
 
 def plot_reconstructions(model, synth, target_mels, pred_learn, true_full, path: Path) -> None:
@@ -360,7 +358,6 @@ def plot_reconstructions(model, synth, target_mels, pred_learn, true_full, path:
             axes[row, i].set_title(f"{title} {i + 1}", fontsize=9)
             axes[row, i].axis("off")
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=80, format="png")
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
-    os.replace(tmp, path)

@@ -3,11 +3,11 @@ parameters, after Esling et al. 2020 Figure 6) and preset morphs (their Figure 5
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from bridge import atomic
 from bridge.audio.features import log_mel
 from bridge.models.checkpoint_host import CheckpointModel
 from bridge.models.saved import SavedModel
@@ -18,10 +18,9 @@ def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=80, format="png")
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _strip(model: SavedModel, learn_params: np.ndarray) -> np.ndarray:

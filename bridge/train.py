@@ -8,7 +8,6 @@ The finished model (best validation epoch, with its macros) is ``<out>/model.pt`
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bridge import distributed
+from bridge import atomic, distributed
 from bridge.audio.features import normalization_stats
 from bridge.data.dataset import Dataset
 from bridge.matching.index import RetrievalIndex
@@ -64,12 +63,6 @@ def prepare(
     return Prepared(x, v, torch.from_numpy(lab.astype(np.float32)), split, norm, descriptors)
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _keep_metrics_until(path: Path, epoch: int) -> None:
     """After a kill, drop metrics rows of epochs whose checkpoint never landed."""
     if not path.exists():
@@ -77,9 +70,7 @@ def _keep_metrics_until(path: Path, epoch: int) -> None:
     rows = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in rows if json.loads(line).get("epoch", 0) <= epoch]
     if len(kept) != len(rows):
-        tmp = path.with_name(f".tmp-{path.name}")
-        tmp.write_text("".join(f"{line}\n" for line in kept))
-        os.replace(tmp, path)
+        atomic.write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 def _lr_factor(cfg: ModelConfig, epoch: int) -> float:
@@ -268,17 +259,15 @@ def _train(
             **{f"valid_{k}": round(v, 6) for k, v in va.items()},
         }
         if group.leader:
-            _atomic_torch_save(
-                {
+            with atomic.replacing(ckpt_path, fsync=True) as tmp:
+                torch.save({
                     "net": net.state_dict(),
                     "opt": opt.state_dict(),
                     "plateau": plateau.state_dict(),
                     "state": state,
                     "config": cfg.to_dict(),
                     "best_net": best_net,
-                },
-                ckpt_path,
-            )
+                }, tmp)  # fmt: skip
             log.write(json.dumps(row) + "\n")
             log.flush()
         if not quiet:

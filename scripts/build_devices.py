@@ -21,6 +21,7 @@ JS_DIR = ROOT / "m4l_devices"
 SOURCES = ["macros", "sketch", "standalone", "testpatch"]
 
 sys.path.insert(0, str(ROOT))
+from bridge import atomic  # noqa: E402
 from bridge.maxpat import amxd, diagram  # noqa: E402
 from bridge.maxpat.patcher import Patcher  # noqa: E402
 
@@ -65,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 stale.append(str(rel))
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # never a half-written device
+        atomic.write_bytes(path, data)  # never a half-written device
         print(f"wrote {rel} ({len(data)} bytes)")
     if stale:
         print("out of date (run python scripts/build_devices.py): " + ", ".join(stale))

@@ -21,6 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bridge import atomic  # noqa: E402
+
 # Relative to the repo (commands run there), so reports name no machine's folders.
 ASSETS = Path("bridge") / "assets" / "models"
 DATA, RUN = Path("data") / "dexed10k", Path("runs") / "dexed"
@@ -62,9 +66,8 @@ def main() -> None:
         flowsynth(*train, *(["--resume"] if RUN.exists() else []), pin=args.core)
         print(f"trained in {(time.time() - t0) / 60:.1f} minutes", flush=True)
     ASSETS.mkdir(parents=True, exist_ok=True)
-    tmp = ASSETS / ".dexed.pt.tmp"
-    shutil.copyfile(RUN / "model.pt", tmp)
-    os.replace(tmp, ASSETS / "dexed.pt")  # never a half-copied model in the package
+    with atomic.replacing(ASSETS / "dexed.pt") as tmp:  # never a half-copied model
+        shutil.copyfile(RUN / "model.pt", tmp)
     size = (ASSETS / "dexed.pt").stat().st_size / 1e6
     print(f"{ASSETS / 'dexed.pt'}: {size:.1f} MB", flush=True)
     if size > 20:

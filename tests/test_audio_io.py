@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bridge import atomic
 from bridge.audio import io as audio_io
 from bridge.audio.io import AudioError, load_audio, save_wav
 
@@ -150,7 +151,7 @@ def test_save_unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(audio_io.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(AudioError, match="not writable"):
         save_wav(tmp_path / "x.wav", np.zeros(10), 8000)
 

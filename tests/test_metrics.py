@@ -6,6 +6,7 @@ import scipy.fft
 import torch
 
 from bridge.audio import metrics as M
+from bridge.audio.features import mel_filterbank
 from bridge.synth.spec import Param, ParamSpec, SpecError
 
 SR = 16000
@@ -63,11 +64,25 @@ def test_sine_vs_other_sine_is_far_and_ordered() -> None:
 
 
 def test_full_scale_sine_is_0_db_in_mfcc_band() -> None:
+    """The MFCCs' mel bands are in the signal's own dB: a full-scale sine reads its mean power
+    (-3 dB) in the band around its frequency, a tenth of it 20 dB less, silence the floor."""
     t = np.arange(SR) / SR
-    x = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
-    c = M.mfcc(x, SR)
-    assert c.shape == (1, 40, 1 + SR // M.MFCC_HOP)
-    assert np.all(np.isfinite(c))
+    sine = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    assert M.mfcc(sine, SR).shape == (1, 40, 1 + SR // M.MFCC_HOP)
+    bands = {}
+    for amp in (1.0, 0.1):
+        c = M.mfcc(amp * sine, SR, n_mfcc=M.MFCC_N_MELS)[0].astype(np.float64)
+        # all coefficients kept: the orthonormal DCT inverts back to the dB of each band
+        db = scipy.fft.idct(c, type=2, norm="ortho", axis=0)[:, 5:-5].mean(axis=1)
+        bands[amp] = db
+    top = int(np.argmax(bands[1.0]))
+    fb = mel_filterbank(SR, M.MFCC_N_FFT, M.MFCC_N_MELS, 0.0, SR / 2)
+    centre = np.fft.rfftfreq(M.MFCC_N_FFT, 1 / SR)[np.argmax(fb[top])]
+    assert abs(centre - 1000) < 50, centre
+    assert -6.0 < bands[1.0][top] < 0.0, bands[1.0][top]
+    assert bands[0.1][top] == pytest.approx(bands[1.0][top] - 20.0, abs=0.05)
+    # bands far from the tone sit at the -100 dB floor
+    assert bands[1.0][-10:].max() == pytest.approx(M.MFCC_FLOOR_DB, abs=0.5)
 
 
 def test_dct_matches_scipy() -> None:

@@ -177,7 +177,7 @@ def test_saved_model_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model.net.infer(x), back.net.infer(x))
     assert back.learn_spec.names == model.learn_spec.names and back.macros == model.macros
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_foreign_and_damaged_files_get_clear_errors(tmp_path):
@@ -221,11 +221,21 @@ def test_config_validation():
 
 
 def test_flowsynth_latent_is_deterministic_in_eval():
+    """In eval a sound's latent is its posterior mean through the flows: the same on every
+    call and whatever else is in the batch; drawing from the posterior moves it."""
     net, _, _ = _net()
     assert isinstance(net, FlowSynth)
-    x = torch.randn(2, 2, N_MELS, N_FRAMES)
+    x = torch.randn(3, 2, N_MELS, N_FRAMES)
     with torch.no_grad():
-        assert torch.equal(net.latent(x)[0], net.latent(x)[0])
+        net.train()
+        net.latent(x)  # batch statistics move the running ones, as in training
+        net.eval()
+        z = net.latent(x)[0]
+        assert torch.equal(z, net.latent(x)[0])
+        alone = torch.cat([net.latent(x[i : i + 1])[0] for i in range(3)])
+        torch.testing.assert_close(alone, z, rtol=1e-5, atol=1e-5)
+        drawn = net.latent(x, sample=True)[0]
+        assert (drawn - z).abs().max() > 1e-3
 
 
 def test_mmd_is_near_zero_for_prior_draws_and_grows_with_a_shift():

@@ -17,6 +17,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from bridge import atomic
+
 # Resampling ratios are approximated by fractions with at most this denominator: exact for
 # every common pair of rates (48000 -> 22050 is 147/320), and the filter stays short.
 _MAX_DENOMINATOR = 1000
@@ -155,21 +157,12 @@ def save_wav(
     if not folder.is_dir():
         raise AudioError(f"cannot write {p}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
-    except OSError as e:
+        with atomic.replacing(p) as tmp:
+            if p.exists():  # an overwritten file keeps its mode
+                os.chmod(tmp, p.stat().st_mode & 0o777)
+            sf.write(tmp, arr, int(sample_rate), format="WAV", subtype=subtype)
+    except PermissionError as e:
         raise AudioError(f"cannot write {p}: folder {folder} is not writable ({e})") from e
-    os.close(fd)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain write would have.
-        os.chmod(tmp, p.stat().st_mode & 0o777 if p.exists() else 0o644)
-        sf.write(tmp, arr, int(sample_rate), format="WAV", subtype=subtype)
-        os.replace(tmp, p)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, (OSError, sf.LibsndfileError, ValueError, RuntimeError)):
-            raise AudioError(f"cannot write {p}: {e}") from e
-        raise
+    except (OSError, sf.LibsndfileError, ValueError, RuntimeError) as e:
+        raise AudioError(f"cannot write {p}: {e}") from e
     return p

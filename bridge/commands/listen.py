@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -69,23 +67,9 @@ def _base_preset(synth, kind: str, seed: int) -> np.ndarray:
 
 
 def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    try:
-        from bridge.audio.io import save_wav
-    except ImportError:
-        save_wav = None
-    if save_wav is not None:
-        save_wav(path, audio, sample_rate, subtype="PCM_24")
-        return
-    import soundfile as sf
+    from bridge.audio.io import save_wav
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, sample_rate, subtype="PCM_24")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_wav(path, audio, sample_rate, subtype="PCM_24")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from bridge import atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
     result = {"model": str(path), "audio": str(args.audio), "budget": args.budget,
               "objective": f"log-spectral MAE + {MFCC_WEIGHT} x MFCC MAE",
               **m.to_dict(model.spec)}
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out)
+    atomic.write_json(out, result)
     if m.pitch.pitched:
         print(f"# pitch {m.pitch.hz:.1f} Hz (MIDI {m.pitch.midi}, confidence "
               f"{m.pitch.confidence:.2f}); matched at note {m.note.pitch}: play it there")

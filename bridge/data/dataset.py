@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from bridge import atomic
 from bridge.audio.features import FeatureConfig
 from bridge.data import tags as tagmod
 from bridge.synth.base import Note, Synth
@@ -44,41 +43,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def current_umask() -> int:
-    """The process's umask, read without changing it where the OS allows."""
-    try:
-        # Linux reports it in /proc; os.umask can only read it by setting it, which races
-        # with other threads creating files.
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    # A temp name in the same folder, then os.replace: readers see the old file or the new one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp makes files private (0600); datasets are shared like any file the user
-            # writes, so give them the mode open() would have (0644 under the usual umask).
-            os.fchmod(f.fileno(), 0o666 & ~current_umask())
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, obj: dict) -> None:
-    _atomic_write(Path(path), (json.dumps(obj, indent=1) + "\n").encode())
+    """A manifest or result: one-space indented JSON, flushed to the disk before the rename."""
+    atomic.write_json(path, obj, indent=1, fsync=True)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -95,7 +62,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def write_shard(path: Path, arrays: dict[str, np.ndarray] | bytes) -> str:
     """Write a shard (its arrays, or their :func:`npz_bytes`) atomically; return its sha256."""
     data = arrays if isinstance(arrays, bytes) else npz_bytes(arrays)
-    _atomic_write(Path(path), data)
+    atomic.write_bytes(path, data, fsync=True)
     return sha256_bytes(data)
 
 

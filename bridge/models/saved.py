@@ -8,8 +8,6 @@ The file is a torch archive of tensors plus one JSON string, so it loads with
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bridge import atomic
 from bridge.audio.features import FeatureConfig, log_mel
 from bridge.models.baselines import VAEMLP, CNNRegressor, MLPRegressor
 from bridge.models.configs import ModelConfig
@@ -157,14 +156,8 @@ class SavedModel:
         blob = {"flowsynth_meta": json.dumps(self.meta()), "state_dict": state}
         if self.extras:
             blob["extras"] = {k: v.detach().cpu() for k, v in self.extras.items()}
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic.replacing(path, fsync=True) as tmp:
             torch.save(blob, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
     @staticmethod

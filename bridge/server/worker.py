@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 
@@ -164,22 +163,6 @@ def _mono(audio: np.ndarray) -> np.ndarray:
 
 def save_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
     """Write atomically: a reader never sees a half-written file."""
-    try:
-        from bridge.audio.io import save_wav as project_save
-    except ImportError:
-        project_save = None
-    if project_save is not None:
-        project_save(path, audio, sample_rate)
-        return
-    import soundfile as sf
+    from bridge.audio.io import save_wav as write
 
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(suffix=".wav", prefix=".flowsynth-", dir=folder)
-    os.close(fd)
-    try:
-        sf.write(tmp, np.asarray(audio, dtype=np.float32), sample_rate, subtype="FLOAT")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write(path, audio, sample_rate)
