@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     in_domain, timing = evaluate_set(*common, targets, args.model, args.budgets, args.workers)
 
     if not (args.ood / "manifest.json").exists():
-        from ood_set import make_ood_set
+        from bridge.data.ood_set import make_ood_set
 
         make_ood_set(args.ood, model.synth_name)
     import json

@@ -458,7 +458,7 @@ def _run_tables(args: argparse.Namespace, tables: list[str]) -> int:
         data[name] = ensure_dataset(name, size, work, ray=args.ray)
     ood = None
     if "esling2020" in tables:
-        from benchmarks.ood_set import make_ood_set
+        from bridge.data.ood_set import make_ood_set
 
         ood = work / "ood" / DATASETS[OOD_DATASET][0]
         make_ood_set(ood, DATASETS[OOD_DATASET][0], seconds=size.duration,

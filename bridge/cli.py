@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "listen": "render one preset to a WAV file to hear it",
     "render": "render a dataset of (preset, spectrogram) pairs",
     "train": "train a model on a rendered dataset",
+    "ood-set": "make out-of-domain sounds (other synth, noises, voices) for eval --ood",
     "eval": "evaluate a model on a held-out split (and out-of-domain audio)",
     "match": "find the preset that sounds closest to a sound file",
     "plot": "draw what a model's macros and morphs do",

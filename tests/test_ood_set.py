@@ -1,8 +1,8 @@
-"""The OOD evaluation set (benchmarks/ood_set.py): contents, format, determinism, errors."""
+"""The OOD evaluation set (bridge/data/ood_set.py, `flowsynth ood-set`): contents, format,
+determinism, errors."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "ood_set.py"
-_spec = importlib.util.spec_from_file_location("ood_set", _PATH)
-ood = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ood)
+from bridge.cli import main
+from bridge.data import ood_set as ood
 
 SR = 22050
 # Five per kind, not two: the voice kind cycles through five methods and each should run.
@@ -97,7 +95,7 @@ def test_unknown_synth_is_a_clear_error(tmp_path):
     with pytest.raises(ood.OODSetError, match="unknown synth 'dx7'.*subtractive, fm"):
         ood.make_ood_set(tmp_path / "x", "dx7", **FAST)
     assert not (tmp_path / "x").exists()
-    assert ood.main(["--out", str(tmp_path / "x"), "--synth", "dx7"]) == 2
+    assert main(["ood-set", "--out", str(tmp_path / "x"), "--synth", "dx7"]) == 2
 
 
 def test_missing_tool_names_the_package(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Make the out-of-domain (OOD) evaluation sounds: audio the evaluated model never saw.
 
-Run: ``.venv/bin/python benchmarks/ood_set.py --out runs/ood/subtractive --synth subtractive``
+Run: ``flowsynth ood-set --out runs/ood/subtractive --synth subtractive``
 (``--per-kind 12 --seed 0 --seconds 4 --sample-rate 22050`` are the defaults). Three kinds:
 
 - ``other_synth/``: natural presets of the *other* built-in synth, one note (MIDI 60, velocity 100);
@@ -750,8 +750,7 @@ def make_ood_set(
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--out", required=True, help="folder to write (e.g. runs/ood/subtractive)")
     ap.add_argument("--synth", required=True, help="synth the model learned: subtractive or fm")
     ap.add_argument("--sample-rate", type=int, default=22050)
@@ -759,7 +758,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-kind", type=int, default=12, help="files of each of the three kinds")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--overwrite", action="store_true", help="replace another set")
-    a = ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         manifest = make_ood_set(
