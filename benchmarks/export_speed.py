@@ -94,8 +94,8 @@ def main() -> int:
     args = p.parse_args()
 
     from bridge.export import export_bundle
+    from bridge.hosting.registry import resolve_model_path
     from bridge.models.checkpoint_host import CheckpointModel
-    from bridge.models.registry import resolve_model_path
     from bridge.models.saved import SavedModel
 
     core = _pin_one_core()

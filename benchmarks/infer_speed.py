@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, peak_rss_mb, pin_one_core, write_result  # noqa: E402
 
 from bridge.audio.io import load_audio, save_wav  # noqa: E402
-from bridge.models.registry import load_hosted, resolve_model_path  # noqa: E402
+from bridge.hosting.registry import load_hosted, resolve_model_path  # noqa: E402
 from bridge.synth import PAPER_NOTE, get_synth  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

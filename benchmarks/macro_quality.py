@@ -34,8 +34,8 @@ from bridge import atomic  # noqa: E402
 from bridge.audio.metrics import log_spectral_mae  # noqa: E402
 from bridge.data.dataset import Dataset  # noqa: E402
 from bridge.data.tags import DESCRIPTORS, PAIRS, describe_audio  # noqa: E402
+from bridge.hosting.registry import load_hosted, resolve_model_path  # noqa: E402
 from bridge.models.diagnostics import out_of_range_share  # noqa: E402
-from bridge.models.registry import load_hosted, resolve_model_path  # noqa: E402
 from bridge.models.saved import SavedModel  # noqa: E402
 from bridge.server.hosting import prepare  # noqa: E402
 from bridge.server.slots import fresh_state  # noqa: E402

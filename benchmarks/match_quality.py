@@ -39,8 +39,8 @@ from bridge.audio.io import load_audio  # noqa: E402
 from bridge.audio.metrics import audio_metrics  # noqa: E402
 from bridge.data.dataset import Dataset  # noqa: E402
 from bridge.evaluate import infer_learned, nearest_presets  # noqa: E402
+from bridge.hosting.registry import shipped_model_path  # noqa: E402
 from bridge.matching.objective import MFCC_WEIGHT  # noqa: E402
-from bridge.models.registry import shipped_model_path  # noqa: E402
 from bridge.models.saved import SavedModel  # noqa: E402
 from bridge.synth.base import Note  # noqa: E402
 from bridge.synth.registry import rebuild_synth  # noqa: E402
@@ -178,7 +178,7 @@ def server_timing(model_path: Path, targets: np.ndarray, sample_rate: int, budge
         c.send("/flowsynth/2/load", str(model_path))
         c.wait_for(b"/flowsynth/2/info\x00", timeout=60)
         time.sleep(3.0)  # the matcher warms up on the worker after the first sketch's load
-        from bridge.server.osc_server import encode
+        from bridge.wire import encode
 
         idle = encode("/flowsynth/2/busy", [0])
         c.send("/flowsynth/2/sketch", files[0])  # the first sketch builds the slot's matcher

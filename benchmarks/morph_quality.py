@@ -65,7 +65,7 @@ MAX_CONSISTENCY = 0.3
 def served_morphs(model_name: str, data: str, pairs: int, steps: int, seed: int) -> dict:
     from bridge.audio.metrics import log_spectral_mae
     from bridge.data.tags import DESCRIPTORS, describe_audio
-    from bridge.models.registry import load_hosted
+    from bridge.hosting.registry import load_hosted
     from bridge.server.hosting import prepare as host_prepare
     from bridge.server.slots import Op, fresh_state, run_batch
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine_info, rss_kb, write_result  # noqa: E402
 from bridge.server import osc_parse  # noqa: E402
-from bridge.server.osc_server import encode  # noqa: E402
+from bridge.wire import encode  # noqa: E402
 from tests.server_model import make_model  # noqa: E402
 from tests.test_server_fuzz import malformed  # noqa: E402
 

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine_info, rss_kb, write_result  # noqa: E402
-from bridge.server.osc_server import encode  # noqa: E402
+from bridge.wire import encode  # noqa: E402
 
 K = 1024
 GOALS = {"p50_ms_at_100": 1.0, "p99_ms_at_100": 3.0, "sketch_ms": 100.0}

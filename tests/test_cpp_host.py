@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from bridge.export import export_bundle
-from bridge.models.bundle_host import BundleModel
+from bridge.hosting.bundle import BundleModel
+from bridge.hosting.registry import shipped_model_path
 from bridge.models.checkpoint_host import CheckpointModel
-from bridge.models.registry import shipped_model_path
 from bridge.models.saved import SavedModel
 from tests.test_export import tiny_bundle, tiny_model  # noqa: F401  (shared fixtures)
 

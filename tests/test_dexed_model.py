@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge.models import registry
+from bridge.hosting import registry
 from bridge.server import OSCServer, ServerConfig
 from tests.test_server_unit import Client
 

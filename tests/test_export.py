@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from bridge.export import BATCH_SIZES, TOLERANCE, export_bundle, verify
-from bridge.models.bundle_host import BundleModel, is_bundle
+from bridge.hosting.bundle import BundleModel, is_bundle
+from bridge.hosting.registry import shipped_model_path
 from bridge.models.checkpoint_host import CheckpointModel
 from bridge.models.hosted import HostedModel
-from bridge.models.registry import shipped_model_path
 from bridge.models.saved import SavedModel, build_net
 
 SHIPPED = shipped_model_path()

@@ -13,10 +13,10 @@ import soundfile as sf
 import torch
 
 from bridge.audio.metrics import log_spectral_mae
+from bridge.hosting.registry import load_hosted, shipped_model_path
 from bridge.matching.index import RetrievalIndex
 from bridge.matching.matcher import MatchCancelled, Matcher
 from bridge.matching.pitch import estimate_pitch, hz_to_midi
-from bridge.models.registry import load_hosted, shipped_model_path
 from bridge.models.saved import SavedModel
 from bridge.server import OSCServer, ServerConfig
 from bridge.synth.registry import get_synth

@@ -14,10 +14,10 @@ import torch
 from pythonosc.osc_message import OscMessage
 
 from bridge.export import TOLERANCE
-from bridge.models.bundle_host import BundleModel
+from bridge.hosting.bundle import BundleModel
+from bridge.hosting.registry import shipped_model_path
 from bridge.models.checkpoint_host import CheckpointModel
 from bridge.models.flows import realnvp
-from bridge.models.registry import shipped_model_path
 from bridge.models.saved import SavedModel
 from bridge.server import OSCServer, ServerConfig, encode, hosting
 from bridge.server.hosting import FastCheckpoint, NumpyDecoder, NumpyRegression, prepare

@@ -10,8 +10,8 @@ import torch
 from bridge.audio.features import log_mel
 from bridge.audio.metrics import log_spectral_mae, spectral_convergence
 from bridge.evaluate import infer_learned
+from bridge.hosting.registry import load_hosted, shipped_model_path
 from bridge.models.checkpoint_host import CheckpointModel
-from bridge.models.registry import load_hosted, shipped_model_path
 from bridge.models.saved import SavedModel
 from bridge.synth import get_synth
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.hosting.registry import shipped_model_path
 from bridge.models.diagnostics import out_of_range_share
-from bridge.models.registry import shipped_model_path
 from bridge.models.saved import SavedModel
 from bridge.server import OSCServer, ServerConfig
 from tests.test_server_stage import Client

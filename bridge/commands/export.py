@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bridge.export import export_bundle
-    from bridge.models.registry import resolve_model_path
+    from bridge.hosting.registry import resolve_model_path
 
     path = resolve_model_path(args.model)
     result = export_bundle(path, Path(args.out), name=args.name, nn_tilde=args.nn_tilde,

@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bridge.audio.io import check_output_file, load_audio, save_wav
+    from bridge.hosting.registry import resolve_model_path
     from bridge.matching.matcher import Matcher
     from bridge.matching.objective import MFCC_WEIGHT
-    from bridge.models.registry import resolve_model_path
     from bridge.models.saved import SavedModel
     from bridge.synth.registry import rebuild_synth
 

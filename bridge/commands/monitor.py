@@ -14,7 +14,7 @@ from bridge.commands.send import (
     reply_socket,
     stamp,
 )
-from bridge.server.osc_server import encode
+from bridge.wire import encode
 
 HELLO_EVERY_S = 10.0  # as the devices do
 

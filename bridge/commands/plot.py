@@ -27,7 +27,7 @@ def _preset(spec, path: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.models.registry import resolve_model_path
+    from bridge.hosting.registry import resolve_model_path
     from bridge.models.saved import SavedModel
     from bridge.plots import plot_macros, plot_morph
 

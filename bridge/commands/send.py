@@ -10,7 +10,7 @@ import time
 
 from pythonosc.osc_message import OscMessage
 
-from bridge.server.osc_server import encode
+from bridge.wire import encode
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -231,7 +231,7 @@ def _model_source(factory: str | None, models_dirs: list[str]):
         first = names()
         return loader, names, getattr(module, "get_synth", None), (first[0] if first else None)
 
-    from bridge.models import registry
+    from bridge.hosting import registry
 
     def loader(name: str):
         # A bare name is looked up in the models folders only, never in the working folder
@@ -250,7 +250,7 @@ def _model_source(factory: str | None, models_dirs: list[str]):
 
 def _shipped_dirs() -> list[str]:
     try:
-        from bridge.models.registry import SHIPPED_DIR
+        from bridge.hosting.registry import SHIPPED_DIR
     except ImportError:
         return []
     return [os.path.realpath(SHIPPED_DIR)] if os.path.isdir(SHIPPED_DIR) else []

@@ -75,7 +75,7 @@ def _agrees(eager: HostedModel, fast: HostedModel, what: str) -> bool:
 def script_checkpoint(model: HostedModel) -> HostedModel:
     """A CheckpointModel's TorchScript twin (in memory), with its methods warmed up."""
     from bridge.export import bundle_metadata, script_model
-    from bridge.models.bundle_host import BundleModel
+    from bridge.hosting.bundle import BundleModel
 
     saved = model.model  # type: ignore[attr-defined]
     meta = bundle_metadata(saved, model.name)

@@ -65,7 +65,7 @@ def list_models(models_dirs: Iterable[str | Path] = ()) -> list[str]:
 
 def load_hosted(name_or_path: str | None, models_dirs: Iterable[str | Path] = ()):
     """A HostedModel for the server: a training checkpoint or an exported TorchScript bundle."""
-    from bridge.models.bundle_host import is_bundle, load_bundle
+    from bridge.hosting.bundle import is_bundle, load_bundle
     from bridge.models.checkpoint_host import CheckpointModel
 
     path = resolve_model_path(name_or_path, models_dirs)
