@@ -76,6 +76,10 @@ class SlotState:
     macros: np.ndarray | None = None  # [M] dial values for z, None until asked for
     params: np.ndarray | None = None  # [N] normalized preset for z, None until asked for
     anchors: tuple[tuple[str, np.ndarray], ...] = ()
+    # [D] where the dials started from (the point of the last load, latent, preset, morph or
+    # sketch); None: z itself. Dial moves are computed from it, not from z, so a dial position
+    # gives the same point, bit for bit, whatever path the dials took to get there.
+    base: np.ndarray | None = None
 
     def anchor(self, which: str) -> np.ndarray | None:
         return dict(self.anchors).get(which)
@@ -182,7 +186,7 @@ def _union(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 class _Work:
     """A mutable working copy of a SlotState while a batch is applied."""
 
-    __slots__ = ("model", "z", "overlay", "macros", "params", "anchors")
+    __slots__ = ("model", "z", "overlay", "macros", "params", "anchors", "base")
 
     def __init__(self, s: SlotState) -> None:
         self.model = s.model
@@ -191,23 +195,26 @@ class _Work:
         self.macros = s.macros
         self.params = s.params
         self.anchors = dict(s.anchors)
+        self.base = s.base
 
     def copy(self) -> _Work:
         w = _Work.__new__(_Work)
         w.model, w.z, w.overlay = self.model, self.z, self.overlay
         w.macros, w.params, w.anchors = self.macros, self.params, dict(self.anchors)
+        w.base = self.base
         return w
 
     def set_z(self, z: np.ndarray) -> None:
         self.z = _finite(np.asarray(z, dtype=np.float32).reshape(-1), "latent point")
-        self.overlay = self.macros = self.params = None
+        self.overlay = self.macros = self.params = self.base = None
 
     def flush(self) -> None:
         if self.overlay is not None:
-            z = self.model.latent_from_macros(self.overlay[None], self.z[None])[0]
+            base = self.z if self.base is None else self.base
+            z = self.model.latent_from_macros(self.overlay[None], base[None])[0]
             dials = self.overlay
             self.set_z(z)
-            self.macros = dials
+            self.macros, self.base = dials, base
 
     def get_macros(self) -> np.ndarray:
         self.flush()
@@ -225,7 +232,7 @@ class _Work:
 
     def state(self) -> SlotState:
         return SlotState(self.model, self.z, self.macros, self.params,
-                         tuple(sorted(self.anchors.items())))
+                         tuple(sorted(self.anchors.items())), self.base)
 
 
 def _finite(a: np.ndarray, what: str) -> np.ndarray:
@@ -334,13 +341,15 @@ def _dial_move(state: SlotState, op: Op) -> tuple[SlotState, list] | None:
     try:
         for i, v in op.value.items():
             dials[i] = v  # an index past the dials raises: apply_batch reports it
-        z = model.latent_from_macros(dials[None], state.z[None])[0]
+        base = state.z if state.base is None else state.base
+        z = model.latent_from_macros(dials[None], base[None])[0]
         z = _finite(np.asarray(z, dtype=np.float32).reshape(-1), "latent point")
         v = model.params_from_latent(z[None])[0]
         params = _unit(_finite(np.asarray(v, dtype=np.float32), "parameters"))
     except Exception:  # apply_batch runs it again and reports it as the protocol says
         return None
-    return SlotState(model, z, dials, params, state.anchors), [("reply", "params", [params])]
+    return (SlotState(model, z, dials, params, state.anchors, base),
+            [("reply", "params", [params])])
 
 
 def apply_batch(state: SlotState, ops: list[Op],
