@@ -190,6 +190,21 @@ def _log_prepare_error(msg: tuple) -> None:
     log.warning("sketch matching for %s is not ready: %s", msg[1], msg[2])
 
 
+def _yield_to_dials() -> None:
+    """Run the search only while the server's control path has nothing to do. Linux's
+    SCHED_IDLE gives way at once to a waking dial reply (a niced process still holds the core
+    for part of a scheduler slice); where it is not offered, a niceness does what it can."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+
+
 def _child_main(conn, cancel) -> None:
     """The match process: matchers by model path, kept for the last few models."""
     import torch
@@ -198,10 +213,7 @@ def _child_main(conn, cancel) -> None:
     from bridge.models.saved import SavedModel
     from bridge.synth.registry import rebuild_synth
 
-    try:
-        os.nice(NICENESS)  # dial replies in the server process come first
-    except OSError:
-        pass
+    _yield_to_dials()
     torch.set_num_threads(1)
     matchers: OrderedDict[str, Matcher] = OrderedDict()
 
