@@ -58,3 +58,13 @@ def testsine_registered(monkeypatch):
 @pytest.fixture
 def sine() -> SineSynth:
     return SineSynth()
+
+
+def render_sine_dataset(root, presets: int = 96):
+    """A small ``testsine`` dataset of one 1 s note (what the training tests learn from)."""
+    from bridge.data.render import RenderSettings, render_dataset
+
+    settings = RenderSettings("testsine", presets, notes=(Note(60, 100, 0.5, 1.0),),
+                              shard_size=32)  # fmt: skip
+    render_dataset(settings, root, synth=SineSynth(), progress=False, log=lambda m: None)
+    return root

@@ -15,6 +15,7 @@ import pytest
 
 from bridge.data.dataset import MANIFEST
 from bridge.data.render import RenderSettings, render_dataset
+from tests.processes import alive, descendants, kill_after_shards
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[cluster]')")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -25,33 +26,6 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(
-                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
-            )
-            if not fields["State"].startswith("Z"):
-                parents[int(status.parent.name)] = int(fields["PPid"])
-        except (OSError, KeyError, ValueError):
-            continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads processes from /proc")
@@ -72,20 +46,7 @@ def test_ray_render_is_byte_identical_killed_halfway_and_resumed(tmp_path):
         argv + ["--ray", "local", "--workers", "2", "--out", str(out)],
         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    seen: set[int] = set()
-    listed = 0
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        seen |= _descendants(proc.pid)
-        try:
-            listed = len(json.loads((out / MANIFEST).read_text())["shards"])
-        except (OSError, ValueError, KeyError):
-            listed = 0
-        if listed >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=60)
+    seen = kill_after_shards(proc, out, 2, watch=descendants, poll=0.02)
     if proc.returncode == 0:
         pytest.skip("the Ray render finished before it could be killed (machine too fast)")
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
@@ -101,9 +62,9 @@ def test_ray_render_is_byte_identical_killed_halfway_and_resumed(tmp_path):
     # The killed run's Ray processes do not linger: its workers and raylet go with the driver,
     # its node agents notice within a minute or so.
     gone_by = time.time() + 120
-    while any(_alive(p) for p in seen) and time.time() < gone_by:
+    while any(alive(p) for p in seen) and time.time() < gone_by:
         time.sleep(0.5)
-    left = [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in seen if _alive(p)]
+    left = [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in seen if alive(p)]
     assert not left, f"processes of the killed Ray run outlived it: {left}"
 
 

@@ -24,6 +24,7 @@ from bridge.data.render import (
     shard_presets,
 )
 from bridge.synth.base import Note
+from tests.processes import alive, kill_after_shards
 
 NOTES = (Note(60, 100, 0.5, 1.0), Note(67, 80, 0.5, 1.0))
 
@@ -369,29 +370,6 @@ def test_files_follow_the_umask(tmp_path, testsine_registered_module):
     assert set(modes2.values()) == {0o640}, modes2
 
 
-def _children(pid: int) -> set[int]:
-    """Live child processes of ``pid`` (from /proc)."""
-    out = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(
-                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
-            )
-        except OSError:
-            continue
-        if fields.get("PPid", "").strip() == str(pid) and not fields["State"].startswith("Z"):
-            out.add(int(status.parent.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads processes from /proc")
 def test_subtractive_two_workers_killed_then_resumed(tmp_path):
@@ -413,27 +391,14 @@ def test_subtractive_two_workers_killed_then_resumed(tmp_path):
         argv + ["2", "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    workers: set[int] = set()
-    listed = 0
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        workers |= _children(proc.pid)
-        try:
-            listed = len(json.loads((out / MANIFEST).read_text())["shards"])
-        except (OSError, ValueError, KeyError):
-            listed = 0
-        if listed >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    proc.wait(timeout=60)
+    workers = kill_after_shards(proc, out, 1, poll=0.005)
     if proc.returncode == 0:
         pytest.skip("the render finished before it could be killed (machine too fast)")
     assert proc.returncode == -signal.SIGKILL and len(workers) >= 2
     gone_by = time.time() + 10
-    while any(_alive(w) for w in workers) and time.time() < gone_by:
+    while any(alive(w) for w in workers) and time.time() < gone_by:
         time.sleep(0.05)
-    assert not any(_alive(w) for w in workers), "pool workers outlived the killed main process"
+    assert not any(alive(w) for w in workers), "pool workers outlived the killed main process"
     assert proc.stderr is not None
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "BrokenPipe" not in err, err

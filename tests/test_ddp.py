@@ -13,8 +13,6 @@ import pytest
 import torch
 
 from bridge.cli import main
-from bridge.data.render import RenderSettings, render_dataset
-from bridge.synth.base import Note
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +27,9 @@ TOLERANCE = 0.15
 
 @pytest.fixture(scope="module")
 def sine_data(tmp_path_factory):
-    from tests.conftest import SineSynth
+    from tests.conftest import render_sine_dataset
 
-    root = tmp_path_factory.mktemp("data") / "sine"
-    settings = RenderSettings("testsine", 96, notes=(Note(60, 100, 0.5, 1.0),), shard_size=32)
-    render_dataset(settings, root, synth=SineSynth(), progress=False, log=lambda m: None)
-    return root
+    return render_sine_dataset(tmp_path_factory.mktemp("data") / "sine")
 
 
 def _train(data: Path, out: Path, *extra: str, ranks: int = 0) -> subprocess.CompletedProcess:

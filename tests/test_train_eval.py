@@ -13,21 +13,16 @@ import numpy as np
 import pytest
 
 from bridge.cli import main
-from bridge.data.render import RenderSettings, render_dataset
 from bridge.models.checkpoint_host import CheckpointModel
-from bridge.synth.base import Note
 
 EPOCHS = 6
 
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    from tests.conftest import SineSynth
+    from tests.conftest import render_sine_dataset
 
-    root = tmp_path_factory.mktemp("data") / "sine"
-    settings = RenderSettings("testsine", 96, notes=(Note(60, 100, 0.5, 1.0),), shard_size=32)
-    render_dataset(settings, root, synth=SineSynth(), progress=False, log=lambda m: None)
-    return root
+    return render_sine_dataset(tmp_path_factory.mktemp("data") / "sine")
 
 
 def _train_cmd(data, out, *extra):
