@@ -50,13 +50,13 @@ METRICS = ("log_spectral_mae", "mfcc_mae", "spectral_convergence")
 _W: dict = {}
 
 
-def _init(model_path: str) -> None:
+def _init(model_path: str, threads: int = 1) -> None:
     from bridge.matching.matcher import Matcher
 
     torch.set_num_threads(1)
     model = SavedModel.load(model_path)
     synth = rebuild_synth(model.synth_name, model.spec)
-    _W["matcher"] = Matcher(model, synth)
+    _W["matcher"] = Matcher(model, synth, threads=threads)
     _W["matcher"].warm_up()
 
 
@@ -73,11 +73,12 @@ def _match(job: tuple[int, np.ndarray, list[float]]) -> tuple[int, list[dict]]:
     return i, out
 
 
-def run_matcher(model_path: Path, targets: np.ndarray, budgets: list[float], workers: int):
+def run_matcher(model_path: Path, targets: np.ndarray, budgets: list[float], workers: int,
+                threads: int = 1):
     jobs = [(i, targets[i], budgets) for i in range(len(targets))]
     res: dict[int, list[dict]] = {}
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, _init, (str(model_path),)) as pool:
+    with ctx.Pool(workers, _init, (str(model_path), threads)) as pool:
         for i, r in tqdm(pool.imap_unordered(_match, jobs), total=len(jobs), desc="match"):
             res[i] = r
     return [res[i] for i in range(len(targets))]
@@ -111,14 +112,14 @@ def stats(per: dict[str, np.ndarray], ref: dict[str, np.ndarray] | None) -> dict
 
 
 def evaluate_set(model, synth, train_mels, train_learn, targets, model_path,
-                 budgets, workers) -> tuple[dict, dict]:
+                 budgets, workers, threads: int = 1) -> tuple[dict, dict]:
     notes0 = [model.notes[0].pitch] * len(targets)
     mels = model.audio_features(targets)
     pred = {"model": infer_learned(model, mels)}
     pred.update(nearest_presets(mels, train_mels, train_learn, model.learn_spec,
                                 model.cfg.encoding))
     scored = {k: audio_scores(model, synth, targets, v, notes0) for k, v in pred.items()}
-    runs = run_matcher(model_path, targets, budgets, workers)
+    runs = run_matcher(model_path, targets, budgets, workers, threads)
     timing = {}
     for j, b in enumerate(budgets):
         learned = np.stack([r[j]["learned"] for r in runs])
@@ -262,14 +263,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--ood", type=Path, default=Path("runs/ood/subtractive"))
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.5, 2.0])
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="sounds matched at once")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="render threads of each match (workers x threads <= 2 cores)")
     ap.add_argument("--server-sketches", type=int, default=20,
                     help="sketches sent to a real server for the timing part (0: skip it)")
     ap.add_argument("--out", type=Path, default=None,
                     help="result file (default benchmarks/results/match_quality.json)")
     args = ap.parse_args(argv)
-    if args.workers > 2:
-        raise SystemExit("--workers: the goals are stated for at most 2 worker processes")
+    if args.workers * args.threads > 2:
+        raise SystemExit("--workers x --threads: the goals are stated for 2 cores")
     torch.set_num_threads(1)
     t_start = time.time()
     model = SavedModel.load(args.model)
@@ -287,7 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     timing_server = (server_timing(args.model, targets, model.features.sample_rate,
                                    max(args.budgets), args.server_sketches)
                      if args.server_sketches else None)
-    in_domain, timing = evaluate_set(*common, targets, args.model, args.budgets, args.workers)
+    in_domain, timing = evaluate_set(*common, targets, args.model, args.budgets, args.workers,
+                                     args.threads)
 
     if not (args.ood / "manifest.json").exists():
         from bridge.data.ood_set import make_ood_set
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     for kind in sorted({f["kind"] for f in manifest["files"]}):
         files = [args.ood / f["path"] for f in manifest["files"] if f["kind"] == kind]
         audio = model.fit_to_note([load_audio(f, model.features.sample_rate) for f in files])
-        rows, t = evaluate_set(*common, audio, args.model, args.budgets, args.workers)
+        rows, t = evaluate_set(*common, audio, args.model, args.budgets, args.workers,
+                               args.threads)
         ood[kind] = {"n": len(files), "results": rows, "timing": t}
 
     top = f"matcher_{max(args.budgets):g}s"
@@ -341,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         "objective": f"log-spectral MAE + {MFCC_WEIGHT} x MFCC MAE, every other frame (spectral "
                      "convergence is not in it: it is the independent check)",
         "workers": args.workers,
+        "threads": args.threads,
         "in_domain": {"n": len(targets), "results": in_domain, "timing": timing},
         "server": timing_server,
         "out_of_domain": ood,
