@@ -150,10 +150,8 @@ def train(
     group = distributed.start(device) if ddp else distributed.SINGLE
     # On an error this rank just leaves: torchrun stops the others, which a barrier here would
     # wait for forever.
-    model = _train(ds, cfg, out, resume, device, split_seed, split, quiet or not group.leader,
-                   group)  # fmt: skip
-    distributed.stop(group)
-    return model
+    return _train(ds, cfg, out, resume, device, split_seed, split, quiet or not group.leader,
+                  group)  # fmt: skip
 
 
 def _train(
@@ -283,6 +281,9 @@ def _train(
             if not quiet:
                 print(f"time budget of {cfg.max_minutes} min reached")
             break
+    # The ranks part here: rank 0 alone chooses the dials and saves, which may take longer
+    # than a collective's timeout.
+    distributed.stop(group)
     if not group.leader:
         return None
     log.close()
