@@ -481,11 +481,12 @@ def _run_tables(args: argparse.Namespace, tables: list[str]) -> int:
     left = [job for job in todo if job not in got]
     if args.ray:
         got.update(_run_folds_on_ray(left, args, size, work, data, ood, bar))
-    for run, fold in left if not args.ray else ():
-        bar.set_postfix_str(f"{run.key} fold {fold}")
-        use_ood = ood if run.dataset == OOD_DATASET else None
-        got[(run, fold)] = run_fold(run, fold, size, work, data[run.dataset], use_ood)
-        bar.update()
+    else:
+        for run, fold in left:
+            bar.set_postfix_str(f"{run.key} fold {fold}")
+            use_ood = ood if run.dataset == OOD_DATASET else None
+            got[(run, fold)] = run_fold(run, fold, size, work, data[run.dataset], use_ood)
+            bar.update()
     bar.close()
     for run in runs:
         results[run.key] = aggregate([got[(run, f)] for f in range(size.folds)])
